@@ -1,0 +1,34 @@
+"""Admin pages of the sales core."""
+
+from django.contrib import admin
+
+from tenancy.admin import TenantModelAdmin
+
+from .models import Account, Contact, Deal
+from .services import save_deal
+
+
+@admin.register(Account)
+class AccountAdmin(TenantModelAdmin):
+    list_display = ["name", "industry", "domain", "owner", "created_at"]
+    list_filter = ["industry"]
+    search_fields = ["name", "domain"]
+
+
+@admin.register(Contact)
+class ContactAdmin(TenantModelAdmin):
+    list_display = ["__str__", "email", "phone", "account", "owner", "created_at"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    list_select_related = ["account", "owner"]
+
+
+@admin.register(Deal)
+class DealAdmin(TenantModelAdmin):
+    list_display = ["name", "stage", "amount", "currency", "expected_close_date", "owner", "account"]
+    list_filter = ["stage", "currency"]
+    search_fields = ["name"]
+    readonly_fields = ["closed_at"]
+    list_select_related = ["account", "owner"]
+
+    def save_model(self, request, obj, form, change):
+        save_deal(obj)

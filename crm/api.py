@@ -1,0 +1,161 @@
+"""REST API of the sales core: /api/accounts, /api/contacts, /api/deals."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
+
+from .models import Account, Contact, Deal
+from .services import save_deal
+
+User = get_user_model()
+
+RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
+
+
+def owner_field():
+    """A writable owner that must be a user of the current company; the creator by default."""
+    return TenantRelatedField(
+        model=User, required=False, allow_null=True, default=serializers.CurrentUserDefault()
+    )
+
+
+class AccountSerializer(TenantModelSerializer):
+    owner = owner_field()
+
+    class Meta:
+        model = Account
+        fields = [*RECORD_FIELDS, "name", "domain", "industry", "phone", "website", "owner"]
+        read_only_fields = RECORD_FIELDS
+
+
+class ContactSerializer(TenantModelSerializer):
+    owner = owner_field()
+    full_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = [
+            *RECORD_FIELDS,
+            "first_name",
+            "last_name",
+            "full_name",
+            "email",
+            "phone",
+            "title",
+            "account",
+            "owner",
+            "notes",
+        ]
+        read_only_fields = RECORD_FIELDS
+
+
+class DealSerializer(TenantModelSerializer):
+    owner = owner_field()
+    probability = serializers.DecimalField(max_digits=3, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Deal
+        fields = [
+            *RECORD_FIELDS,
+            "name",
+            "stage",
+            "probability",
+            "amount",
+            "currency",
+            "expected_close_date",
+            "closed_at",
+            "owner",
+            "contact",
+            "account",
+        ]
+        read_only_fields = [*RECORD_FIELDS, "closed_at"]
+
+    def validate_currency(self, value: str) -> str:
+        return value.upper()
+
+    def create(self, validated_data):
+        return save_deal(Deal(), **validated_data)
+
+    def update(self, instance, validated_data):
+        return save_deal(instance, **validated_data)
+
+
+class AccountFilter(django_filters.FilterSet):
+    owner = django_filters.UUIDFilter(field_name="owner_id")
+    industry = django_filters.CharFilter(lookup_expr="iexact")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Account
+        fields = ["owner", "industry"]
+
+
+class ContactFilter(django_filters.FilterSet):
+    account = django_filters.UUIDFilter(field_name="account_id")
+    owner = django_filters.UUIDFilter(field_name="owner_id")
+    email = django_filters.CharFilter(lookup_expr="iexact")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Contact
+        fields = ["account", "owner", "email"]
+
+
+class DealFilter(django_filters.FilterSet):
+    stage = django_filters.MultipleChoiceFilter(choices=Deal.Stage.choices)
+    owner = django_filters.UUIDFilter(field_name="owner_id")
+    account = django_filters.UUIDFilter(field_name="account_id")
+    contact = django_filters.UUIDFilter(field_name="contact_id")
+    currency = django_filters.CharFilter(lookup_expr="iexact")
+    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
+    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
+    close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte")
+
+    class Meta:
+        model = Deal
+        fields = ["stage", "owner", "account", "contact", "currency"]
+
+
+class AccountViewSet(TenantViewSet):
+    """Customer organisations."""
+
+    model = Account
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    search_fields = ["name", "domain", "industry"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
+
+
+class ContactViewSet(TenantViewSet):
+    """People at customer organisations."""
+
+    model = Contact
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    search_fields = ["first_name", "last_name", "email", "phone", "title"]
+    ordering_fields = ["last_name", "first_name", "email", "created_at", "updated_at"]
+    ordering = ["last_name", "first_name"]
+
+
+class DealViewSet(TenantViewSet):
+    """Sales opportunities in the pipeline."""
+
+    model = Deal
+    serializer_class = DealSerializer
+    filterset_class = DealFilter
+    search_fields = ["name", "account__name", "contact__last_name"]
+    ordering_fields = ["name", "amount", "stage", "expected_close_date", "created_at", "updated_at"]
+    ordering = ["-created_at"]
+
+
+routes = [
+    ("accounts", AccountViewSet, "account"),
+    ("contacts", ContactViewSet, "contact"),
+    ("deals", DealViewSet, "deal"),
+]

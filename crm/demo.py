@@ -1,0 +1,72 @@
+"""Deterministic demo records of the sales core, written with bulk inserts."""
+
+import random
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from .models import Account, Contact, Deal
+
+FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Linus", "Frances", "Ken"]
+LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Torvalds", "Allen"]
+INDUSTRIES = ["Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Education"]
+TITLES = ["CEO", "CTO", "Head of Sales", "Buyer", "Operations Manager", "Founder", "Engineer"]
+BATCH_SIZE = 2000
+
+
+def seeded_uuid(rng: random.Random) -> uuid.UUID:
+    """A UUID drawn from the seeded generator, so the same seed gives the same ids."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def seed_sales(company, users, rng: random.Random, per_company: int) -> dict[str, int]:
+    """Accounts, contacts and deals for one company; the caller sets the company context."""
+    today = date(2026, 1, 1)
+    accounts = [
+        Account(
+            id=seeded_uuid(rng),
+            company=company,
+            name=f"{rng.choice(LAST_NAMES)} {rng.choice(['Labs', 'Systems', 'Group', 'Works'])} {n + 1}",
+            domain=f"customer{n + 1}.{company.slug}.example",
+            industry=rng.choice(INDUSTRIES),
+            owner=rng.choice(users),
+        )
+        for n in range(max(1, per_company // 10))
+    ]
+    contacts = []
+    for n in range(per_company):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        contacts.append(
+            Contact(
+                id=seeded_uuid(rng),
+                company=company,
+                first_name=first,
+                last_name=last,
+                email=f"{first.lower()}.{last.lower()}.{n + 1}@{company.slug}-customer.example",
+                phone=f"+1555{rng.randrange(10**6, 10**7)}",
+                title=rng.choice(TITLES),
+                account=rng.choice(accounts),
+                owner=rng.choice(users),
+            )
+        )
+    deals = []
+    for n, contact in enumerate(contacts):
+        stage = rng.choice(Deal.Stage.values)
+        deals.append(
+            Deal(
+                id=seeded_uuid(rng),
+                company=company,
+                name=f"{contact.account.name} deal {n + 1}",
+                stage=stage,
+                amount=Decimal(rng.randrange(500, 250_000)) + Decimal(rng.randrange(100)) / 100,
+                currency="USD",
+                expected_close_date=today + timedelta(days=rng.randrange(-90, 180)),
+                owner=contact.owner,
+                contact=contact,
+                account=contact.account,
+            )
+        )
+    Account.objects.bulk_create(accounts, batch_size=BATCH_SIZE)
+    Contact.objects.bulk_create(contacts, batch_size=BATCH_SIZE)
+    Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
+    return {"accounts": len(accounts), "contacts": len(contacts), "deals": len(deals)}

@@ -1,0 +1,101 @@
+"""manage.py seed_demo: deterministic demo companies, users and records, idempotent on re-runs."""
+
+import random
+import time
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from tenancy.context import company_context
+from tenancy.models import Company, User
+
+DEMO_PASSWORD = "demo-pass-2026"
+SUPER_ADMIN_EMAIL = "support@platform.example"
+NAMED_COMPANIES = [("Acme Corporation", "acme"), ("Globex Industries", "globex")]
+# Each app adds its seeder here, in dependency order: seeder(company, users, rng, per_company).
+SEEDERS = ["crm.demo.seed_sales"]
+
+
+def demo_company_identity(index: int) -> tuple[str, str]:
+    """Name and slug of the index-th demo company (0-based)."""
+    if index < len(NAMED_COMPANIES):
+        return NAMED_COMPANIES[index]
+    return f"Demo Company {index + 1:05d}", f"demo-{index + 1:05d}"
+
+
+class Command(BaseCommand):
+    help = "Fill the database with demo companies, users and records (safe to run again)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--companies", type=int, default=2, help="How many companies (default 2).")
+        parser.add_argument(
+            "--per-company", type=int, default=50, help="Contacts and deals per company (default 50)."
+        )
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
+
+    def handle(self, *args, companies, per_company, seed, **options):
+        if companies < 1 or per_company < 0:
+            raise CommandError("--companies must be at least 1 and --per-company at least 0.")
+        started = time.monotonic()
+        seeders = [import_string(path) for path in SEEDERS]
+        password_hash = make_password(DEMO_PASSWORD)
+        self._ensure_super_admin(password_hash)
+        existing = set(Company.objects.values_list("slug", flat=True))
+        created = 0
+        for index in range(companies):
+            name, slug = demo_company_identity(index)
+            if slug in existing:
+                continue
+            # One generator per company keeps each company's data the same whatever --companies says.
+            rng = random.Random(f"{seed}:{slug}")
+            with transaction.atomic():
+                company = Company.objects.create(name=name, slug=slug)
+                users = self._create_users(company, password_hash)
+                with company_context(company):
+                    for seeder in seeders:
+                        seeder(company, users, rng, per_company)
+            created += 1
+            if created % 100 == 0:
+                self.stdout.write(f"  {created} companies seeded ({time.monotonic() - started:.0f}s)")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {created} new companies ({companies - created} already present) "
+                f"in {time.monotonic() - started:.1f}s."
+            )
+        )
+        self._print_logins(min(companies, 2))
+
+    def _ensure_super_admin(self, password_hash: str) -> None:
+        if not User.objects.filter(email=SUPER_ADMIN_EMAIL).exists():
+            User.objects.create(
+                email=SUPER_ADMIN_EMAIL,
+                password=password_hash,
+                full_name="Platform Support",
+                is_staff=True,
+                is_superuser=True,
+                role=User.Role.OWNER,
+            )
+
+    def _create_users(self, company: Company, password_hash: str) -> list[User]:
+        people = [("owner", User.Role.OWNER, True), ("admin", User.Role.ADMIN, True)]
+        people += [("sales1", User.Role.MEMBER, True), ("sales2", User.Role.MEMBER, False)]
+        return User.objects.bulk_create(
+            User(
+                email=f"{local}@{company.slug}.example",
+                full_name=f"{local.capitalize()} of {company.name}",
+                password=password_hash,
+                company=company,
+                role=role,
+                is_staff=staff,
+            )
+            for local, role, staff in people
+        )
+
+    def _print_logins(self, shown: int) -> None:
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+        self.stdout.write(f"  platform super admin: {SUPER_ADMIN_EMAIL}")
+        for index in range(shown):
+            _, slug = demo_company_identity(index)
+            self.stdout.write(f"  {slug}: owner@{slug}.example, admin@{slug}.example, sales1@{slug}.example")

@@ -1,0 +1,129 @@
+"""The sales core: accounts (customer organisations), contacts and deals."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from tenancy.models import TenantModel
+
+e164 = RegexValidator(r"^\+[1-9]\d{1,14}$", "Enter the number in E.164 form, e.g. +14155550100.")
+currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 currency code, e.g. USD.")
+
+
+class Account(TenantModel):
+    """A customer organisation that the company sells to."""
+
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=16, blank=True, validators=[e164])
+    website = models.URLField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        db_table = "accounts"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["company", "name"], name="accounts_company_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TenantModel):
+    """A person at a customer organisation."""
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=16, blank=True, validators=[e164])
+    title = models.CharField(max_length=100, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        db_table = "contacts"
+        ordering = ["last_name", "first_name"]
+        indexes = [
+            models.Index(fields=["company", "last_name", "first_name"], name="contacts_company_name"),
+            models.Index(fields=["company", "email"], name="contacts_company_email"),
+            models.Index(fields=["company", "phone"], name="contacts_company_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def full_name(self) -> str:
+        return str(self)
+
+
+class Deal(TenantModel):
+    """A sales opportunity moving through the pipeline."""
+
+    class Stage(models.TextChoices):
+        LEAD = "lead", "Lead"
+        QUALIFIED = "qualified", "Qualified"
+        PROPOSAL = "proposal", "Proposal"
+        NEGOTIATION = "negotiation", "Negotiation"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    # Likelihood of closing at each stage, used to weight the open pipeline.
+    STAGE_PROBABILITY = {
+        Stage.LEAD: Decimal("0.10"),
+        Stage.QUALIFIED: Decimal("0.25"),
+        Stage.PROPOSAL: Decimal("0.50"),
+        Stage.NEGOTIATION: Decimal("0.75"),
+        Stage.WON: Decimal("1.00"),
+        Stage.LOST: Decimal("0.00"),
+    }
+    CLOSED_STAGES = (Stage.WON, Stage.LOST)
+
+    name = models.CharField(max_length=200)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0.00"), validators=[MinValueValidator(0)]
+    )
+    currency = models.CharField(max_length=3, default="USD", validators=[currency_code])
+    expected_close_date = models.DateField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+
+    class Meta(TenantModel.Meta):
+        db_table = "deals"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["company", "stage"], name="deals_company_stage"),
+            models.Index(fields=["company", "-created_at"], name="deals_company_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="deal_amount_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def probability(self) -> Decimal:
+        return self.STAGE_PROBABILITY[self.stage]
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage in self.CLOSED_STAGES

@@ -1,0 +1,40 @@
+"""URL routes: the admin, the REST API with its schema and docs, and JSON error pages."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from crm import api as crm_api
+from tenancy.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+for prefix, viewset, basename in crm_api.routes:
+    router.register(prefix, viewset, basename=basename)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    re_path(r"^api/auth/", include("tenancy.api.urls")),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    re_path(
+        r"^api/docs/?$",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+    re_path(r"^api/", include(router.urls)),
+]
+
+
+def json_not_found(request, exception=None):
+    """404 as JSON for API clients."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def json_server_error(request):
+    """500 as JSON, without internals."""
+    return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+handler404 = json_not_found
+handler500 = json_server_error

@@ -1,0 +1,242 @@
+"""Admin pages for companies, users and the audit log, and the base admin of every tenant model."""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from .context import current_scope
+from .models import AuditLog, Company, User
+from .scoping import scoped_choices
+
+
+def _is_platform_admin(request) -> bool:
+    return bool(getattr(request.user, "is_platform_admin", False))
+
+
+class TenantModelAdmin(admin.ModelAdmin):
+    """Base admin of every tenant model: the current company's rows, choices and saves only.
+
+    Company staff see their own company's records; platform super admins see every company's,
+    with a company column and filter, and pick the company of a new record themselves.
+    """
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if _is_platform_admin(request) and "company" not in columns:
+            columns.insert(1, "company")
+        return columns
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if _is_platform_admin(request) and "company" not in filters:
+            filters.insert(0, "company")
+        return filters
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or [])
+        return [*excluded, "is_deleted"]
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "company"]
+        scope = current_scope()
+        if _is_platform_admin(request) and scope is not None and scope.company_id is None:
+            # Across all companies a super admin names the company of a new record; it never moves.
+            fields.insert(0, "company")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "company"] if obj is not None else readonly
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "company":
+            kwargs["queryset"] = Company.objects.filter(is_active=True)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if related is get_user_model() or getattr(related, "_is_tenant_model", False):
+            kwargs["queryset"] = scoped_choices(related)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if getattr(db_field.related_model, "_is_tenant_model", False):
+            kwargs["queryset"] = scoped_choices(db_field.related_model)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # TenantModel.save assigns the current company and refuses another company's row.
+        obj.save()
+
+    def delete_model(self, request, obj):
+        obj.soft_delete()
+
+    def delete_queryset(self, request, queryset):
+        queryset.soft_delete()
+
+    def _is_member_staff(self, request) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return user.is_platform_admin or user.company_id is not None
+
+    def has_module_permission(self, request):
+        return self._is_member_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_member_staff(request)
+
+    def has_add_permission(self, request):
+        return self._is_member_staff(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_member_staff(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_member_staff(request) and request.user.can_manage_company
+
+
+class CompanyUserCreationForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("email", "full_name", "company", "role")
+
+
+class CompanyUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    """Companies: platform super admins manage all; company staff see their own."""
+
+    list_display = ["name", "slug", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["id", "created_at", "updated_at"]
+
+    def get_queryset(self, request):
+        companies = super().get_queryset(request)
+        if _is_platform_admin(request):
+            return companies
+        return companies.filter(pk=request.user.company_id)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return _is_platform_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_platform_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Users: super admins manage everyone; a company's owners and admins manage its users."""
+
+    form = CompanyUserChangeForm
+    add_form = CompanyUserCreationForm
+    ordering = ["email"]
+    list_display = ["email", "full_name", "company", "role", "is_active", "is_staff", "last_login"]
+    list_filter = ["role", "is_active", "is_staff"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["last_login", "date_joined"]
+
+    platform_fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name", "company", "role")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    company_fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name", "role")}),
+        ("Access", {"fields": ("is_active", "is_staff")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "company", "role")}),
+        ("Password", {"fields": ("password1", "password2")}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            fieldsets = super().get_fieldsets(request, obj)
+            if _is_platform_admin(request):
+                return fieldsets
+            return tuple(
+                (name, {**opts, "fields": tuple(f for f in opts["fields"] if f != "company")})
+                for name, opts in fieldsets
+            )
+        return self.platform_fieldsets if _is_platform_admin(request) else self.company_fieldsets
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return ["company", *filters] if _is_platform_admin(request) else filters
+
+    def get_queryset(self, request):
+        users = super().get_queryset(request)
+        if _is_platform_admin(request):
+            return users
+        return users.filter(company_id=request.user.company_id)
+
+    def save_model(self, request, obj, form, change):
+        if not _is_platform_admin(request):
+            # Company staff only ever manage users of their own company.
+            obj.company_id = request.user.company_id
+            obj.is_superuser = False
+        super().save_model(request, obj, form, change)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def _manages(self, request) -> bool:
+        return self.has_module_permission(request) and request.user.can_manage_company
+
+    def has_add_permission(self, request):
+        return self._manages(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._manages(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._manages(request) and obj != request.user
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """The audit log, read-only, for platform super admins."""
+
+    list_display = ["created_at", "actor", "action", "company", "method", "path", "ip_address"]
+    list_filter = ["action", "company"]
+    search_fields = ["reason", "path", "actor__email"]
+    date_hierarchy = "created_at"
+
+    def has_module_permission(self, request):
+        return _is_platform_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_platform_admin(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,172 @@
+"""Sign in, refresh, sign out and the current user, over JWT bearer tokens."""
+
+from django.contrib.auth import authenticate, get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from ..auth import check_user_may_hold_token, issue_tokens, revoke_access_token
+from ..models import Company, User
+
+
+class LoginThrottle(SimpleRateThrottle):
+    """Limits sign-in attempts; the rate is read at request time so operators can tune it."""
+
+    scope = "login"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class LoginByAddressThrottle(LoginThrottle):
+    """Attempts from one client address, whatever the account."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": "login-ip", "ident": self.get_ident(request)}
+
+
+class LoginByAccountThrottle(LoginThrottle):
+    """Attempts on one account, whatever the address (against distributed guessing)."""
+
+    def get_cache_key(self, request, view):
+        email = str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
+        return self.cache_format % {"scope": "login-account", "ident": email or "-"}
+
+
+class CompanySummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Company
+        fields = ["id", "name", "slug"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    company = CompanySummarySerializer(read_only=True)
+    is_platform_admin = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "role", "company", "is_platform_admin", "last_login"]
+        read_only_fields = fields
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.EmailField(write_only=True)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class LoginResponseSerializer(TokenPairSerializer):
+    user = MeSerializer()
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(write_only=True, max_length=4096)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def _refresh_token_or_401(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)
+    except TokenError as error:
+        raise AuthenticationFailed(str(error), code="token_not_valid") from error
+
+
+class LoginView(APIView):
+    """Exchange an email and password for an access and a refresh token."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [LoginByAddressThrottle, LoginByAccountThrottle]
+
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: LoginResponseSerializer, 401: DetailSerializer, 429: DetailSerializer},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            email=serializer.validated_data["email"].strip().lower(),
+            password=serializer.validated_data["password"],
+        )
+        if user is None or (user.company_id and not user.company.is_active):
+            raise AuthenticationFailed("Email or password is incorrect.", code="invalid_credentials")
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            from django.contrib.auth.models import update_last_login
+
+            update_last_login(None, user)
+        return Response({**issue_tokens(user), "user": MeSerializer(user).data})
+
+
+class RefreshView(APIView):
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=RefreshSerializer, responses={200: TokenPairSerializer, 401: DetailSerializer}, auth=[]
+    )
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refresh = _refresh_token_or_401(serializer.validated_data["refresh_token"])
+        user = get_user_model().objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
+        if user is None:
+            raise AuthenticationFailed("This token's user no longer exists.", code="user_not_found")
+        check_user_may_hold_token(user, refresh)
+        refresh.blacklist()
+        return Response(issue_tokens(user))
+
+
+class LogoutView(APIView):
+    """Sign out: the refresh token is blacklisted and the access token refused until it expires."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=RefreshSerializer, responses={204: None, 400: DetailSerializer})
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            refresh = RefreshToken(serializer.validated_data["refresh_token"])
+        except TokenError:
+            refresh = None
+        if refresh is not None:
+            if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
+                return Response(
+                    {"detail": "This refresh token belongs to another user."},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            refresh.blacklist()
+        if request.auth is not None:
+            revoke_access_token(request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The signed-in user, with their company and role."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)

@@ -1,0 +1,134 @@
+"""The tenant base viewset, serializer and related field that every domain API is built from."""
+
+import logging
+import uuid
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..context import current_scope
+from ..exceptions import CrossTenantWrite, NoTenantContext
+from ..scoping import scoped_choices
+
+logger = logging.getLogger("tenancy")
+
+
+class BadRequest(APIException):
+    """A 400 whose `detail` is one sentence."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+
+class TenantRelatedField(serializers.PrimaryKeyRelatedField):
+    """A writable relation that accepts only rows of the current company; another's id is a 400."""
+
+    def __init__(self, model=None, **kwargs):
+        queryset = kwargs.pop("queryset", None)
+        self.related_model = model or getattr(queryset, "model", None)
+        if self.related_model is None and not kwargs.get("read_only"):
+            raise ImproperlyConfigured(
+                "TenantRelatedField needs `model=` (or a queryset whose model it can read)."
+            )
+        if not kwargs.get("read_only"):
+            kwargs["queryset"] = self.related_model._base_manager.none()
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return scoped_choices(self.related_model)
+
+    def to_internal_value(self, data):
+        try:
+            uuid.UUID(str(data))
+        except (TypeError, ValueError, AttributeError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class TenantModelSerializer(serializers.ModelSerializer):
+    """Model serializer whose relations are tenant-scoped and whose company is read-only."""
+
+    serializer_related_field = TenantRelatedField
+    company = serializers.UUIDField(source="company_id", read_only=True)
+
+    def build_relational_field(self, field_name, relation_info):
+        field_class, field_kwargs = super().build_relational_field(field_name, relation_info)
+        if issubclass(field_class, TenantRelatedField) and "queryset" in field_kwargs:
+            field_kwargs["model"] = relation_info.related_model
+            field_kwargs.pop("queryset")
+        return field_class, field_kwargs
+
+
+class TenantViewSet(viewsets.ModelViewSet):
+    """Base of every tenant viewset: scoped queries, company set by the server, soft delete, 404s.
+
+    Subclasses set `model` and may narrow the scoped queryset in `safely_get_queryset`. A view
+    that must read outside the current company defines `dangerously_get_queryset` instead, so a
+    reviewer sees it.
+    """
+
+    model = None
+    permission_classes = [permissions.IsAuthenticated]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("get_queryset", "get_object"):
+            if name in cls.__dict__:
+                raise ImproperlyConfigured(
+                    f"{cls.__name__} overrides {name}(), which would bypass tenant scoping. "
+                    "Narrow the queryset in safely_get_queryset(queryset) instead."
+                )
+
+    def safely_get_queryset(self, queryset):
+        """Narrow the current company's queryset (select_related, annotations); never widen it."""
+        return queryset
+
+    def get_queryset(self):
+        if self.model is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} must set `model`.")
+        if getattr(self, "swagger_fake_view", False):
+            return self.model._base_manager.none()
+        dangerous = getattr(self, "dangerously_get_queryset", None)
+        if dangerous is not None:
+            return dangerous()
+        return self.safely_get_queryset(self.model._default_manager.all())
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        scope = current_scope()
+        if request.method not in permissions.SAFE_METHODS and scope is not None and scope.company_id is None:
+            raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
+
+    def server_assigned_fields(self) -> dict:
+        """Values the server sets on create, never the request body: the creating user."""
+        field_names = {field.name for field in self.model._meta.get_fields()}
+        return {"user": self.request.user} if "user" in field_names else {}
+
+    def perform_create(self, serializer):
+        serializer.save(**self.server_assigned_fields())
+
+    def perform_destroy(self, instance):
+        instance.soft_delete()
+
+
+def exception_handler(exc, context):
+    """DRF errors as JSON with a `detail`, and tenancy or model errors as 4xx instead of 500."""
+    if isinstance(exc, CrossTenantWrite):
+        logger.error("cross-company write refused: %s", exc)
+        exc = BadRequest("A referenced record does not exist.")
+    elif isinstance(exc, NoTenantContext):
+        exc = APIException("No company is selected for this request.")
+        exc.status_code = status.HTTP_403_FORBIDDEN
+    elif isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    elif isinstance(exc, ProtectedError):
+        return Response(
+            {"detail": "This record is still referenced by other records and cannot be deleted."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,29 @@
+"""The audit log of access beyond one company's own scope."""
+
+import logging
+
+logger = logging.getLogger("tenancy.audit")
+
+
+def client_ip(request) -> str | None:
+    """The caller's address as the server saw it."""
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def record_access(*, action: str, reason: str, actor=None, company_id=None, request=None) -> None:
+    """Write one audit entry for a cross-company access, before the access happens."""
+    from .models import AuditLog
+
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    AuditLog.objects.create(
+        action=action,
+        reason=reason[:300],
+        actor=actor,
+        company_id=company_id,
+        method=request.method if request is not None else "",
+        path=request.get_full_path()[:500] if request is not None else "",
+        ip_address=client_ip(request),
+    )
+    logger.info(
+        "cross-company access: %s by %s (company %s): %s", action, actor or "platform", company_id, reason
+    )

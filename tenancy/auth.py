@@ -1,0 +1,95 @@
+"""JWT bearer authentication bound to the user's company, and the tokens it accepts."""
+
+from datetime import UTC
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+COMPANY_CLAIM = "company_id"
+_RESULT_ATTR = "_tenant_jwt_result"
+_NOT_TRIED = object()
+
+
+def company_claim_for(user) -> str | None:
+    """The company claim a token of this user must carry."""
+    return str(user.company_id) if user.company_id else None
+
+
+def check_user_may_hold_token(user, token) -> None:
+    """Refuse a token of an inactive user, of an inactive company, or issued for another company."""
+    if not user.is_active:
+        raise AuthenticationFailed(_("This account is inactive."), code="user_inactive")
+    if COMPANY_CLAIM not in token.payload:
+        raise InvalidToken(_("Token carries no company claim; sign in again."))
+    if token.payload[COMPANY_CLAIM] != company_claim_for(user):
+        raise AuthenticationFailed(
+            _("This token was issued for another company; sign in again."), code="company_mismatch"
+        )
+    if user.company_id and not user.company.is_active:
+        raise AuthenticationFailed(_("This company's account is deactivated."), code="company_inactive")
+
+
+def issue_tokens(user) -> dict:
+    """A fresh refresh and access token pair for a user, carrying the user's company."""
+    refresh = RefreshToken.for_user(user)
+    refresh[COMPANY_CLAIM] = company_claim_for(user)
+    refresh["role"] = user.role
+    return token_pair(refresh)
+
+
+def token_pair(refresh: RefreshToken) -> dict:
+    """The login response body for a refresh token and the access token derived from it."""
+    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    return {
+        "access_token": str(refresh.access_token),
+        "refresh_token": str(refresh),
+        "token_type": "Bearer",
+        "expires_in": int(lifetime.total_seconds()),
+    }
+
+
+def _revoked_key(jti: str) -> str:
+    return f"auth:revoked-access:{jti}"
+
+
+def revoke_access_token(token) -> None:
+    """Refuse an access token from now until it would have expired (used on logout)."""
+    from datetime import datetime
+
+    remaining = int(token["exp"] - datetime.now(tz=UTC).timestamp())
+    if remaining > 0:
+        cache.set(_revoked_key(token["jti"]), True, timeout=remaining)
+
+
+class TenantJWTAuthentication(JWTAuthentication):
+    """Bearer JWT authentication that refuses tokens whose company no longer matches the user's."""
+
+    def authenticate(self, request):
+        # The middleware authenticates first to set the tenant context; reuse its verdict.
+        django_request = getattr(request, "_request", request)
+        cached = getattr(django_request, _RESULT_ATTR, _NOT_TRIED)
+        if cached is _NOT_TRIED:
+            try:
+                cached = super().authenticate(request)
+            except (AuthenticationFailed, TokenError) as error:
+                cached = error
+            setattr(django_request, _RESULT_ATTR, cached)
+        if isinstance(cached, Exception):
+            raise cached
+        return cached
+
+    def get_validated_token(self, raw_token):
+        token = super().get_validated_token(raw_token)
+        if cache.get(_revoked_key(token.get("jti", ""))):
+            raise AuthenticationFailed(_("This token was revoked by signing out."), code="token_revoked")
+        return token
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        check_user_may_hold_token(user, validated_token)
+        return user

@@ -1,0 +1,125 @@
+"""The fail-closed manager of tenant models, and the check that references stay in one company."""
+
+from django.db import models
+
+from .context import NO_CONTEXT_HELP, current_scope
+from .exceptions import CrossTenantWrite, NoTenantContext
+
+
+def _company_owned_foreign_keys(model):
+    """Foreign keys of a model that point at rows owned by a company (tenant rows and users)."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    for field in model._meta.concrete_fields:
+        if not field.many_to_one or field.name == "company":
+            continue
+        related = field.related_model
+        if related is user_model or getattr(related, "_is_tenant_model", False):
+            yield field
+
+
+def verify_same_company(objs) -> None:
+    """Raise CrossTenantWrite when any object points at a row of another company."""
+    from django.contrib.auth import get_user_model
+
+    objs = list(objs)
+    if not objs:
+        return
+    user_model = get_user_model()
+    for field in _company_owned_foreign_keys(type(objs[0])):
+        wanted: dict = {}
+        for obj in objs:
+            value = getattr(obj, field.attname)
+            if value is None:
+                continue
+            if field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is not None and related.pk == value:
+                    _check_pair(obj, field, related.company_id, user_model)
+                    continue
+            wanted.setdefault(value, []).append(obj)
+        if not wanted:
+            continue
+        # The base manager reads the referenced rows without scoping, only to compare companies.
+        owners = dict(
+            field.related_model._base_manager.filter(pk__in=list(wanted)).values_list("pk", "company_id")
+        )
+        for value, referrers in wanted.items():
+            if value not in owners:
+                continue
+            for obj in referrers:
+                _check_pair(obj, field, owners[value], user_model)
+
+
+def _check_pair(obj, field, related_company_id, user_model) -> None:
+    if related_company_id == obj.company_id:
+        return
+    if field.related_model is user_model and related_company_id is None:
+        return  # Platform super admins act inside any company they support.
+    raise CrossTenantWrite(
+        f"{type(obj).__name__}.{field.name} points at a {field.related_model.__name__} "
+        f"of another company; references never cross companies."
+    )
+
+
+class TenantQuerySet(models.QuerySet):
+    """Querysets whose bulk writes keep every row inside the current company."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj._assign_company()
+        verify_same_company(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        if {"company", "company_id"} & kwargs.keys():
+            raise CrossTenantWrite("Records never change company; update() refuses `company`.")
+        self._verify_update_references(kwargs)
+        return super().update(**kwargs)
+
+    def _verify_update_references(self, values: dict) -> None:
+        from django.contrib.auth import get_user_model
+
+        scope = current_scope()
+        for field in _company_owned_foreign_keys(self.model):
+            for key in (field.name, field.attname):
+                if values.get(key) is None:
+                    continue
+                if scope is None or scope.company_id is None:
+                    raise CrossTenantWrite(
+                        f"update() of {self.model.__name__}.{field.name} needs one company in the context."
+                    )
+                target = getattr(values[key], "pk", values[key])
+                foreign = field.related_model._base_manager.filter(pk=target).exclude(
+                    company_id=scope.company_id
+                )
+                if field.related_model is get_user_model():
+                    foreign = foreign.exclude(company_id__isnull=True)
+                if foreign.exists():
+                    raise CrossTenantWrite(
+                        f"update() of {self.model.__name__}.{field.name} points at a row of "
+                        "another company; references never cross companies."
+                    )
+
+    def soft_delete(self) -> int:
+        """Mark every row of this queryset deleted."""
+        from django.utils import timezone
+
+        return super().update(is_deleted=True, updated_at=timezone.now())
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """Default manager: the current company's live rows, and an error when no company is set."""
+
+    use_in_migrations = False
+
+    def get_queryset(self):
+        scope = current_scope()
+        if scope is None:
+            raise NoTenantContext(f"Query on {self.model.__name__} refused. {NO_CONTEXT_HELP}")
+        queryset = super().get_queryset().filter(is_deleted=False)
+        if scope.company_id is not None:
+            queryset = queryset.filter(company_id=scope.company_id)
+        return queryset

@@ -1,0 +1,98 @@
+"""Sets the tenant context for each request from its session or bearer token, and clears it after."""
+
+import uuid
+from contextlib import AbstractContextManager
+
+from django.http import JsonResponse
+from rest_framework.exceptions import APIException
+from rest_framework_simplejwt.exceptions import TokenError
+
+from .audit import record_access
+from .auth import TenantJWTAuthentication
+from .context import all_companies, company_context, no_company
+from .models import AuditLog, Company
+
+COMPANY_HEADER = "HTTP_X_COMPANY_ID"
+
+
+class CompanyHeaderRefused(Exception):
+    """The X-Company-ID header names a company this user may not act in."""
+
+    def __init__(self, detail: str, status: int):
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+def request_user(request):
+    """The authenticated user of a request: a valid bearer token first, else the session."""
+    try:
+        result = TenantJWTAuthentication().authenticate(request)
+    except (APIException, TokenError):
+        # DRF answers the request with 401 when the view runs; no company is set meanwhile.
+        return None
+    if result is not None:
+        return result[0]
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def requested_company_id(request) -> uuid.UUID | None:
+    """The company named by the X-Company-ID header, if any."""
+    raw = request.META.get(COMPANY_HEADER, "").strip()
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise CompanyHeaderRefused("X-Company-ID must be a company id (a UUID).", 400) from None
+
+
+def scope_for_request(request, user) -> AbstractContextManager:
+    """The tenant context a request runs in."""
+    if user is None:
+        return no_company()
+    wanted = requested_company_id(request)
+    if user.is_platform_admin:
+        if wanted is None:
+            return all_companies(
+                reason=f"super admin request {request.method} {request.path}", actor=user, request=request
+            )
+        if not Company.objects.filter(pk=wanted).exists():
+            raise CompanyHeaderRefused("X-Company-ID names no existing company.", 400)
+        record_access(
+            action=AuditLog.Action.COMPANY_ACCESS,
+            reason=f"super admin request {request.method} {request.path}",
+            actor=user,
+            company_id=wanted,
+            request=request,
+        )
+        return company_context(wanted)
+    if user.company_id is None:
+        return no_company()
+    if wanted is not None and wanted != user.company_id:
+        raise CompanyHeaderRefused(
+            "X-Company-ID names a company you do not belong to; only platform super admins "
+            "may act in another company.",
+            403,
+        )
+    if not user.company.is_active:
+        raise CompanyHeaderRefused("This company's account is deactivated.", 403)
+    return company_context(user.company_id)
+
+
+class TenantMiddleware:
+    """Runs every request inside its user's company and clears the context afterwards, even on error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request_user(request)
+        try:
+            scope = scope_for_request(request, user)
+        except CompanyHeaderRefused as refusal:
+            return JsonResponse({"detail": refusal.detail}, status=refusal.status)
+        request.tenant_user = user
+        with scope:
+            return self.get_response(request)
