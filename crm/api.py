@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
 
-from .models import Account, Contact, Deal
+from .models import Account, Contact, Deal, currency_code
 from .services import save_deal
 
 User = get_user_model()
@@ -51,9 +51,17 @@ class ContactSerializer(TenantModelSerializer):
         read_only_fields = RECORD_FIELDS
 
 
+class UpperCaseCharField(serializers.CharField):
+    """A code such as a currency, upper-cased before its validators run, so "usd" is stored "USD"."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).upper()
+
+
 class DealSerializer(TenantModelSerializer):
     owner = owner_field()
     probability = serializers.DecimalField(max_digits=3, decimal_places=2, read_only=True)
+    currency = UpperCaseCharField(max_length=3, required=False, validators=[currency_code])
 
     class Meta:
         model = Deal
@@ -71,9 +79,6 @@ class DealSerializer(TenantModelSerializer):
             "account",
         ]
         read_only_fields = [*RECORD_FIELDS, "closed_at"]
-
-    def validate_currency(self, value: str) -> str:
-        return value.upper()
 
     def create(self, validated_data):
         return save_deal(Deal(), **validated_data)

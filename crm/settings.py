@@ -154,6 +154,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min")},
+    # Proxies in front of the app; unset, DRF trusts a client's own X-Forwarded-For as its address.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -180,6 +182,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Schema generation only calls .none() on it; the scoped default manager refuses to run without
+    # a company, and the schema is built for anonymous readers and by the management command.
+    "DEFAULT_QUERY_MANAGER": "_base_manager",
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -30,7 +30,8 @@ def verify_same_company(objs) -> None:
     for field in _company_owned_foreign_keys(type(objs[0])):
         wanted: dict = {}
         for obj in objs:
-            value = getattr(obj, field.attname)
+            # An id given as a string must match the UUID keys read back from the database.
+            value = field.target_field.to_python(getattr(obj, field.attname))
             if value is None:
                 continue
             if field.is_cached(obj):

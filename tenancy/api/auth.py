@@ -12,7 +12,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from ..auth import check_user_may_hold_token, issue_tokens, revoke_access_token
+from ..auth import TenantJWTAuthentication, check_user_may_hold_token, issue_tokens, revoke_access_token
 from ..models import Company, User
 
 
@@ -87,7 +87,15 @@ def _refresh_token_or_401(raw: str) -> RefreshToken:
         raise AuthenticationFailed(str(error), code="token_not_valid") from error
 
 
-class LoginView(APIView):
+class BearerChallengeMixin:
+    """Answers a refused credential with 401 and a bearer challenge, though the view authenticates nobody."""
+
+    def get_authenticate_header(self, request):
+        # Without a challenge DRF turns AuthenticationFailed into a 403.
+        return TenantJWTAuthentication().authenticate_header(request)
+
+
+class LoginView(BearerChallengeMixin, APIView):
     """Exchange an email and password for an access and a refresh token."""
 
     authentication_classes: list = []
@@ -116,7 +124,7 @@ class LoginView(APIView):
         return Response({**issue_tokens(user), "user": MeSerializer(user).data})
 
 
-class RefreshView(APIView):
+class RefreshView(BearerChallengeMixin, APIView):
     """Trade a refresh token for a new pair; the old refresh token stops working."""
 
     authentication_classes: list = []

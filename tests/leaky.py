@@ -1,0 +1,88 @@
+"""Deliberately broken viewsets and serializers: the canaries the isolation matrix must catch.
+
+Never import these outside tests/test_isolation_matrix.py.
+"""
+
+from rest_framework import serializers
+
+from crm.api import ContactSerializer, ContactViewSet
+from crm.models import Account, Contact
+from tenancy.context import require_company_id
+
+
+class EveryCompanyListViewSet(ContactViewSet):
+    """Reads every company's contacts."""
+
+    def dangerously_get_queryset(self):
+        return self.model._base_manager.filter(is_deleted=False)
+
+
+class EveryCompanyAccountSerializer(ContactSerializer):
+    """Accepts any company's account; the model layer still refuses the save."""
+
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=Account._base_manager.filter(is_deleted=False), required=False, allow_null=True
+    )
+
+
+class EveryCompanyAccountViewSet(ContactViewSet):
+    serializer_class = EveryCompanyAccountSerializer
+
+
+class UnguardedSaveSerializer(EveryCompanyAccountSerializer):
+    """Accepts any company's account and stores it without the model's save checks."""
+
+    def create(self, validated_data):
+        contact = Contact(**validated_data, company_id=require_company_id())
+        Contact._base_manager.bulk_create([contact])
+        return contact
+
+    def update(self, instance, validated_data):
+        Contact._base_manager.filter(pk=instance.pk).update(**validated_data)
+        instance.refresh_from_db()
+        return instance
+
+
+class UnguardedSaveViewSet(ContactViewSet):
+    serializer_class = UnguardedSaveSerializer
+
+
+class HardDeleteViewSet(ContactViewSet):
+    """Scoped, but DELETE destroys the row instead of marking it deleted."""
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+
+class ForeignDeleteViewSet(ContactViewSet):
+    """DELETE reaches every company's contacts and destroys them."""
+
+    def dangerously_get_queryset(self):
+        if self.request.method == "DELETE":
+            return self.model._base_manager.filter(is_deleted=False)
+        return self.model.objects.all()
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+
+class ForeignPatchViewSet(ContactViewSet):
+    """PATCH reaches every company's contacts and writes past the model's save checks."""
+
+    def dangerously_get_queryset(self):
+        if self.request.method == "PATCH":
+            return self.model._base_manager.filter(is_deleted=False)
+        return self.model.objects.all()
+
+    def perform_update(self, serializer):
+        Contact._base_manager.filter(pk=serializer.instance.pk).update(**serializer.validated_data)
+
+
+LEAKY_ROUTES = [
+    ("every-company-list", EveryCompanyListViewSet),
+    ("every-company-account", EveryCompanyAccountViewSet),
+    ("unguarded-save", UnguardedSaveViewSet),
+    ("hard-delete", HardDeleteViewSet),
+    ("foreign-delete", ForeignDeleteViewSet),
+    ("foreign-patch", ForeignPatchViewSet),
+]

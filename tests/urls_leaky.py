@@ -1,0 +1,16 @@
+"""The project's URLs plus the leaky canary viewsets under /leaky/."""
+
+from django.urls import include, re_path
+
+from crm.urls import handler404, handler500, urlpatterns as project_urlpatterns
+from tenancy.routers import OptionalSlashRouter
+
+from .leaky import LEAKY_ROUTES
+
+leaky_router = OptionalSlashRouter()
+for prefix, viewset in LEAKY_ROUTES:
+    leaky_router.register(prefix, viewset, basename=f"leaky-{prefix}")
+
+urlpatterns = [re_path(r"^leaky/", include(leaky_router.urls)), *project_urlpatterns]
+
+__all__ = ["handler404", "handler500", "urlpatterns"]
