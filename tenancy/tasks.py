@@ -1,0 +1,36 @@
+"""The Celery task base class that runs each task inside its company, and queuing after commit."""
+
+import uuid
+
+from celery import Task
+from django.db import transaction
+
+from .context import company_context
+from .exceptions import NoTenantContext
+
+
+class TenantTask(Task):
+    """Runs the task inside the company named by its `company_id` keyword, and clears it after.
+
+    Tasks take ids, never model objects; a task without a company refuses to run.
+    """
+
+    def __call__(self, *args, **kwargs):
+        company_id = kwargs.get("company_id")
+        if not company_id:
+            raise NoTenantContext(
+                f"Task {self.name} needs a company_id keyword argument; queue it with "
+                "tenancy.tasks.enqueue_after_commit(task, company_id=..., ...)."
+            )
+        try:
+            uuid.UUID(str(company_id))
+        except ValueError as error:
+            raise NoTenantContext(f"Task {self.name} got an invalid company_id {company_id!r}.") from error
+        with company_context(company_id):
+            return super().__call__(*args, **kwargs)
+
+
+def enqueue_after_commit(task, *, company_id, **kwargs) -> None:
+    """Queue a tenant task once the current transaction commits, so it sees the rows it needs."""
+    kwargs["company_id"] = str(company_id)
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs))
