@@ -176,6 +176,8 @@ class TenantModel(models.Model):
         scope = current_scope()
         if scope is None:
             raise NoTenantContext(NO_CONTEXT_HELP)
+        if self.company_id is not None:
+            self.company_id = self._meta.get_field("company").target_field.to_python(self.company_id)
         if self.company_id is None:
             if scope.company_id is None:
                 raise NoTenantContext(
@@ -203,6 +205,11 @@ class TenantModel(models.Model):
             verify_same_company([self])
         except (NoTenantContext, CrossTenantWrite) as error:
             raise ValidationError(str(error)) from error
+
+    def delete(self, *args, **kwargs):
+        """Hard delete, refused for a row of another company (the API and admin soft-delete)."""
+        self._assign_company()
+        return super().delete(*args, **kwargs)
 
     def soft_delete(self) -> None:
         """Hide the row from every scoped query while keeping it for audit and undo."""

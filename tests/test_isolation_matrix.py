@@ -47,12 +47,22 @@ def test_unregistered_viewset_fails_the_matrix_with_instructions():
 
 
 CANARIES = [
-    ("every-company-list", leaky.EveryCompanyListViewSet, check_foreign_rows_hidden, "list shows"),
-    ("foreign-patch", leaky.ForeignPatchViewSet, check_foreign_rows_hidden, "PATCH"),
-    ("foreign-delete", leaky.ForeignDeleteViewSet, check_foreign_rows_hidden, "DELETE"),
-    ("hard-delete", leaky.HardDeleteViewSet, check_foreign_rows_hidden, "mark the row deleted"),
-    ("every-company-account", leaky.EveryCompanyAccountViewSet, check_foreign_references_refused, "account"),
-    ("unguarded-save", leaky.UnguardedSaveViewSet, check_foreign_references_refused, "account"),
+    ("every-company-list", leaky.EveryCompanyListViewSet, check_foreign_rows_hidden, "B's list shows"),
+    ("foreign-patch", leaky.ForeignPatchViewSet, check_foreign_rows_hidden, "B's PATCH .* answered 200"),
+    ("foreign-delete", leaky.ForeignDeleteViewSet, check_foreign_rows_hidden, "B's DELETE .* answered 204"),
+    ("hard-delete", leaky.HardDeleteViewSet, check_foreign_rows_hidden, "must mark the row deleted"),
+    (
+        "every-company-account",
+        leaky.EveryCompanyAccountViewSet,
+        check_foreign_references_refused,
+        "POST with account = company A's Account answered 400 .*detail.*not a 400 keyed on 'account'",
+    ),
+    (
+        "unguarded-save",
+        leaky.UnguardedSaveViewSet,
+        check_foreign_references_refused,
+        "POST with account = company A's Account answered 201",
+    ),
 ]
 
 

@@ -565,3 +565,22 @@ def test_a_user_of_another_company_gets_their_own_company_not_the_callers(user_b
 
     assert [scope.company_id for scope in seen_scopes] == [user_b.company_id]
     assert scope_after.company_id == company_a.pk
+
+
+@pytest.mark.django_db
+def test_hard_delete_of_another_companys_row_is_refused(company_a, company_b):
+    """Deleting a row of company A from inside company B raises and the row survives."""
+    contact = ContactFactory(company=company_a)
+    with company_context(company_b), pytest.raises(CrossTenantWrite):
+        contact.delete()
+    with company_context(company_a):
+        assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+@pytest.mark.django_db
+def test_company_id_given_as_a_string_is_accepted_inside_its_company(company_a):
+    """A company id spelled as a string is the same company, not another one."""
+    with company_context(company_a):
+        account = Account(company_id=str(company_a.pk), name="Initech")
+        account.save()
+        assert Account.objects.get(pk=account.pk).company_id == company_a.pk

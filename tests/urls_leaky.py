@@ -2,7 +2,8 @@
 
 from django.urls import include, re_path
 
-from crm.urls import handler404, handler500, urlpatterns as project_urlpatterns
+from crm.urls import handler404, handler500
+from crm.urls import urlpatterns as project_urlpatterns
 from tenancy.routers import OptionalSlashRouter
 
 from .leaky import LEAKY_ROUTES
