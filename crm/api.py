@@ -4,7 +4,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from .models import Account, Contact, Deal, currency_code
 from .services import save_deal
@@ -16,12 +16,12 @@ RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 
 def owner_field():
     """A writable owner that must be a user of the current company; the creator by default."""
-    return TenantRelatedField(
-        model=User, required=False, allow_null=True, default=serializers.CurrentUserDefault()
-    )
+    return TenantRelatedField(model=User, required=False, allow_null=True, default=CurrentUserOnCreate())
 
 
 class AccountSerializer(TenantModelSerializer):
+    """A customer organisation."""
+
     owner = owner_field()
 
     class Meta:
@@ -31,6 +31,8 @@ class AccountSerializer(TenantModelSerializer):
 
 
 class ContactSerializer(TenantModelSerializer):
+    """A person at a customer organisation."""
+
     owner = owner_field()
     full_name = serializers.CharField(read_only=True)
 
@@ -59,6 +61,8 @@ class UpperCaseCharField(serializers.CharField):
 
 
 class DealSerializer(TenantModelSerializer):
+    """A sales opportunity; closed_at is stamped when the stage becomes won or lost."""
+
     owner = owner_field()
     probability = serializers.DecimalField(max_digits=3, decimal_places=2, read_only=True)
     currency = UpperCaseCharField(max_length=3, required=False, validators=[currency_code])

@@ -34,7 +34,13 @@ def printed_value(output: str, key: str) -> str:
 def test_create_company_prints_ids_and_owner_can_sign_in(company_a, user_a):
     """The new company and its owner exist, the ids are printed, and the owner signs in as owner and staff."""
     output = run(
-        "create_company", "--name", "Initech", "--admin-email", "Bill@Initech.example", "--password", STRONG_PASSWORD
+        "create_company",
+        "--name",
+        "Initech",
+        "--admin-email",
+        "Bill@Initech.example",
+        "--password",
+        STRONG_PASSWORD,
     )
 
     company = Company.objects.get(pk=printed_value(output, "company_id"))
@@ -61,7 +67,15 @@ def test_create_company_refuses_an_email_already_in_use(user_a):
     companies, users = Company.objects.count(), User.objects.count()
 
     with pytest.raises(CommandError, match="already exists"):
-        run("create_company", "--name", "Copycat", "--admin-email", user_a.email.upper(), "--password", STRONG_PASSWORD)
+        run(
+            "create_company",
+            "--name",
+            "Copycat",
+            "--admin-email",
+            user_a.email.upper(),
+            "--password",
+            STRONG_PASSWORD,
+        )
 
     assert Company.objects.count() == companies
     assert User.objects.count() == users
@@ -152,7 +166,8 @@ def seeded_contacts() -> dict[str, list[tuple[str, str, str]]]:
     for company in demo_companies():
         with company_context(company):
             result[company.slug] = sorted(
-                (str(pk), first, last) for pk, first, last in Contact.objects.values_list("pk", "first_name", "last_name")
+                (str(pk), first, last)
+                for pk, first, last in Contact.objects.values_list("pk", "first_name", "last_name")
             )
     return result
 
@@ -195,8 +210,12 @@ def test_seed_demo_logins_work_with_the_printed_password(db):
     output = seed()
     password = re.search(r"password for all: (\S+?)\)", output).group(1)
 
-    login = APIClient().post("/api/auth/login", {"email": "owner@acme.example", "password": password}, format="json")
-    other = APIClient().post("/api/auth/login", {"email": "owner@globex.example", "password": password}, format="json")
+    login = APIClient().post(
+        "/api/auth/login", {"email": "owner@acme.example", "password": password}, format="json"
+    )
+    other = APIClient().post(
+        "/api/auth/login", {"email": "owner@globex.example", "password": password}, format="json"
+    )
 
     assert login.status_code == other.status_code == 200
     assert login.json()["user"]["company"]["slug"] == "acme"

@@ -113,7 +113,7 @@ def test_retrieve_answers_own_record_and_404_for_the_other_company(
 def test_put_replaces_own_record_and_not_the_other_companys(
     resource, client_a, client_b, company_a, company_b
 ):
-    """PUT changes the caller's record; the same PUT on another company's record is a 404 and changes nothing."""
+    """PUT changes the caller's record; on another company's record it is a 404 and changes nothing."""
     record_a, record_b = resource.make(company_a), resource.make(company_b)
     field = next(iter(resource.put))
 
@@ -129,7 +129,7 @@ def test_put_replaces_own_record_and_not_the_other_companys(
 
 
 def test_patch_changes_one_field_of_own_record_only(resource, client_a, client_b, company_a, company_b):
-    """PATCH changes the named field of the caller's record; another company's record is a 404 and unchanged."""
+    """PATCH changes a field of the caller's record; another company's record is a 404 and unchanged."""
     record_a, record_b = resource.make(company_a), resource.make(company_b)
     field, value = next(iter(resource.patch.items()))
 
@@ -240,7 +240,9 @@ def test_deals_filter_by_one_or_several_stages(client_a, client_b, company_a, co
     won_b = deal(company_b, stage="won")
 
     assert listed_ids(client_a, "/api/deals", stage="won") == [str(won.id)]
-    assert sorted(listed_ids(client_a, "/api/deals?stage=won&stage=lost")) == sorted([str(won.id), str(lost.id)])
+    assert sorted(listed_ids(client_a, "/api/deals?stage=won&stage=lost")) == sorted(
+        [str(won.id), str(lost.id)]
+    )
     assert listed_ids(client_b, "/api/deals", stage="won") == [str(won_b.id)]
 
 
@@ -298,7 +300,9 @@ def test_contacts_filter_by_account_and_email_ignoring_case(client_a, client_b, 
     ("path", "field"),
     [("/api/contacts", "account"), ("/api/deals", "owner"), ("/api/deals", "account")],
 )
-def test_invalid_uuid_in_filter_is_400_naming_the_field(path, field, client_a, client_b, company_a, company_b):
+def test_invalid_uuid_in_filter_is_400_naming_the_field(
+    path, field, client_a, client_b, company_a, company_b
+):
     """A filter value that is not a UUID is a 400 that names the filter, for every company."""
     for client in (client_a, client_b):
         response = client.get(path, {field: "not-a-uuid"})
@@ -309,7 +313,9 @@ def test_invalid_uuid_in_filter_is_400_naming_the_field(path, field, client_a, c
 
 def test_search_contacts_by_name_and_email(client_a, client_b, company_a, company_b):
     """?search= finds contacts by first name, last name or email, inside the company."""
-    peter = ContactFactory(company=company_a, first_name="Peter", last_name="Gibbons", email="pg@initech.example")
+    peter = ContactFactory(
+        company=company_a, first_name="Peter", last_name="Gibbons", email="pg@initech.example"
+    )
     ContactFactory(company=company_a, first_name="Milton", last_name="Waddams", email="mw@initech.example")
     peter_b = ContactFactory(company=company_b, first_name="Peter", last_name="Gibbons", email="pg@b.example")
 
@@ -337,14 +343,18 @@ def test_deals_order_by_amount_both_ways(client_a, client_b, company_a, company_
         deal(company_a, amount=amount)
     deal(company_b, amount="50.00")
 
-    ascending = [row["amount"] for row in client_a.get("/api/deals", {"ordering": "amount"}).json()["results"]]
-    descending = [row["amount"] for row in client_a.get("/api/deals", {"ordering": "-amount"}).json()["results"]]
+    ascending = [
+        row["amount"] for row in client_a.get("/api/deals", {"ordering": "amount"}).json()["results"]
+    ]
+    descending = [
+        row["amount"] for row in client_a.get("/api/deals", {"ordering": "-amount"}).json()["results"]
+    ]
 
     assert ascending == ["100.00", "200.00", "300.00"]
     assert descending == ["300.00", "200.00", "100.00"]
-    assert [row["amount"] for row in client_b.get("/api/deals", {"ordering": "amount"}).json()["results"]] == [
-        "50.00"
-    ]
+    assert [
+        row["amount"] for row in client_b.get("/api/deals", {"ordering": "amount"}).json()["results"]
+    ] == ["50.00"]
 
 
 @pytest.mark.parametrize("ordering", ["company", "notes", "-owner__password", "nonsense"])
@@ -428,9 +438,23 @@ def test_owner_defaults_to_the_creating_user(client_a, client_b, user_a, user_b)
     assert response_b.json()["owner"] == str(user_b.id)
 
 
-def test_owner_may_be_a_colleague_but_not_a_user_of_another_company(
-    client_a, company_a, company_b, user_b
-):
+def test_a_full_update_by_a_colleague_keeps_the_owner(company_a, user_a):
+    """PUT without an owner leaves the stored owner, instead of handing the deal to the editor."""
+    from .conftest import bearer_client
+
+    colleague = UserFactory(company=company_a)
+    created = bearer_client(user_a).post("/api/deals", {"name": "Mine"}, format="json").json()
+
+    response = bearer_client(colleague).put(
+        f"/api/deals/{created['id']}", {"name": "Renamed", "stage": "proposal"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert stored(Deal, created["id"]).owner_id == user_a.id
+    assert stored(Deal, created["id"]).name == "Renamed"
+
+
+def test_owner_may_be_a_colleague_but_not_a_user_of_another_company(client_a, company_a, company_b, user_b):
     """The owner may be another user of the same company; a user of another company is a 400."""
     colleague = UserFactory(company=company_a)
 
@@ -474,7 +498,9 @@ def test_contact_with_invalid_phone_is_a_field_error(client_a, company_a):
 
 def test_malformed_json_is_a_400_with_detail(client_a, company_a):
     """A body that is not JSON is a 400 with a detail, and creates nothing."""
-    response = client_a.generic("POST", "/api/contacts", '{"first_name": "Broken"', content_type="application/json")
+    response = client_a.generic(
+        "POST", "/api/contacts", '{"first_name": "Broken"', content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.json()["detail"]
@@ -527,4 +553,3 @@ def test_invalid_bearer_token_is_401(resource, company_a):
 
     assert response.status_code == 401
     assert response.json()["detail"]
-

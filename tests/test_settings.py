@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import django, json; django.setup(); from django.conf import settings as s; "
-    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+    "db = s.DATABASES['default']; "
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), "
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'email': s.EMAIL_BACKEND, 'cache': s.CACHES['default']['BACKEND'], "
     "'public': s.PUBLIC_BASE_URL, 'debug': s.DEBUG}))"
 )
@@ -21,7 +22,7 @@ def settings_under(env: dict) -> dict:
     """Load the settings in a fresh interpreter with exactly the given environment variables."""
     clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="crm.settings")
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 (runs this interpreter on a fixed probe)
         [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout)

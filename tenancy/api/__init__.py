@@ -2,6 +2,7 @@
 
 from .base import (
     BadRequest,
+    CurrentUserOnCreate,
     TenantModelSerializer,
     TenantRelatedField,
     TenantViewSet,
@@ -10,6 +11,7 @@ from .base import (
 
 __all__ = [
     "BadRequest",
+    "CurrentUserOnCreate",
     "TenantModelSerializer",
     "TenantRelatedField",
     "TenantViewSet",

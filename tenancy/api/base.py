@@ -50,6 +50,15 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
+class CurrentUserOnCreate(serializers.CurrentUserDefault):
+    """The requesting user as a default on create only; a full update keeps the stored value."""
+
+    def __call__(self, serializer_field):
+        if serializer_field.parent.instance is not None:
+            raise serializers.SkipField()
+        return super().__call__(serializer_field)
+
+
 class TenantModelSerializer(serializers.ModelSerializer):
     """Model serializer whose relations are tenant-scoped and whose company is read-only."""
 
