@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from .context import current_scope
+from .context import company_context, current_scope
 from .models import AuditLog, Company, User
 from .scoping import scoped_choices
 
@@ -54,6 +54,17 @@ class TenantModelAdmin(admin.ModelAdmin):
             kwargs["queryset"] = Company.objects.filter(is_active=True)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and current_scope() is not None and current_scope().company_id is None:
+            # A super admin editing across companies chooses only among the record's own company.
+            with company_context(obj.company_id):
+                for field in form.base_fields.values():
+                    model = getattr(getattr(field, "queryset", None), "model", None)
+                    if model is get_user_model() or getattr(model, "_is_tenant_model", False):
+                        field.queryset = scoped_choices(model)
+        return form
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if related is get_user_model() or getattr(related, "_is_tenant_model", False):
@@ -101,6 +112,12 @@ class CompanyUserCreationForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("email", "full_name", "company", "role")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "company" in self.fields:
+            # The admin adds company users only; platform super admins come from createsuperuser.
+            self.fields["company"].required = True
 
 
 class CompanyUserChangeForm(UserChangeForm):
@@ -211,10 +228,23 @@ class UserAdmin(DjangoUserAdmin):
         return self._manages(request)
 
     def has_change_permission(self, request, obj=None):
-        return self._manages(request)
+        return self._manages(request) and self._may_manage_role_of(request, obj)
+
+    def _may_manage_role_of(self, request, obj) -> bool:
+        """Only owners (and super admins) manage owners; admins manage admins and members."""
+        if obj is None or _is_platform_admin(request) or request.user.role == User.Role.OWNER:
+            return True
+        return obj.role != User.Role.OWNER
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role" and not (
+            _is_platform_admin(request) or request.user.role == User.Role.OWNER
+        ):
+            kwargs["choices"] = [c for c in User.Role.choices if c[0] != User.Role.OWNER]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def has_delete_permission(self, request, obj=None):
-        return self._manages(request) and obj != request.user
+        return self._manages(request) and obj != request.user and self._may_manage_role_of(request, obj)
 
 
 @admin.register(AuditLog)

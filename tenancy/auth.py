@@ -3,11 +3,14 @@
 from datetime import UTC
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 COMPANY_CLAIM = "company_id"
@@ -90,6 +93,12 @@ class TenantJWTAuthentication(JWTAuthentication):
         return token
 
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        try:
+            user = get_user_model().objects.select_related("company").filter(pk=user_id).first()
+        except (DjangoValidationError, ValueError, TypeError):
+            user = None
+        if user is None:
+            raise AuthenticationFailed(_("This token's user no longer exists."), code="user_not_found")
         check_user_may_hold_token(user, validated_token)
         return user

@@ -596,3 +596,35 @@ def test_company_user_signs_in_through_admin_login(tenants):
     assert response.status_code == 200
     assert str(tenants["b"].contact) in page(response)
     assert str(tenants["a"].contact) not in page(response)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_super_admin_edit_form_offers_only_the_records_company(tenants, super_admin, side):
+    """Editing a contact across companies, the choices are that contact's company's rows only."""
+    tenant, foreign = tenants[side], tenants[other(side)]
+
+    response = browser(super_admin).get(f"/admin/crm/contact/{tenant.contact.pk}/change/")
+
+    accounts, owners = select_options(response, "account"), select_options(response, "owner")
+    assert str(tenant.account.pk) in accounts and str(foreign.account.pk) not in accounts
+    assert str(tenant.owner.pk) in owners and str(foreign.owner.pk) not in owners
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_company_admin_cannot_grant_or_change_the_owner_role(tenants, side):
+    """An admin adds members and admins but no owners, and cannot edit an owner's account."""
+    tenant = tenants[side]
+    company_admin = UserFactory(
+        company=tenant.company, role=User.Role.ADMIN, email=f"boss-{side}@example.com"
+    )
+    client = browser(company_admin)
+
+    form = client.get("/admin/tenancy/user/add/")
+    refused = client.post("/admin/tenancy/user/add/", new_user_form(role=User.Role.OWNER))
+    owner_page = client.post(f"/admin/tenancy/user/{tenant.owner.pk}/change/", {"role": "member"})
+
+    assert User.Role.OWNER.value not in select_options(form, "role")
+    assert refused.status_code == 200 and "role" in refused.context["adminform"].form.errors
+    assert not User.objects.filter(email="new.hire@example.com").exists()
+    assert owner_page.status_code == 403
+    assert User.objects.get(pk=tenant.owner.pk).role == User.Role.OWNER
