@@ -55,7 +55,7 @@ class HardDeleteViewSet(ContactViewSet):
 
 
 class ForeignDeleteViewSet(ContactViewSet):
-    """DELETE reaches every company's contacts and destroys them."""
+    """DELETE reaches every company's contacts and marks them deleted behind the model's back."""
 
     def dangerously_get_queryset(self):
         if self.request.method == "DELETE":
@@ -63,7 +63,7 @@ class ForeignDeleteViewSet(ContactViewSet):
         return self.model.objects.all()
 
     def perform_destroy(self, instance):
-        instance.delete()
+        self.model._base_manager.filter(pk=instance.pk).update(is_deleted=True)
 
 
 class ForeignPatchViewSet(ContactViewSet):
