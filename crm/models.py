@@ -3,13 +3,12 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from tenancy.models import TenantModel
 
-e164 = RegexValidator(r"^\+[1-9]\d{1,14}$", "Enter the number in E.164 form, e.g. +14155550100.")
-currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 currency code, e.g. USD.")
+from .validators import currency_code, e164
 
 
 class Account(TenantModel):
@@ -48,6 +47,8 @@ class Contact(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     notes = models.TextField(blank=True)
+    sms_opted_out = models.BooleanField(default=False, help_text="Replied STOP: no SMS may be sent.")
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
         db_table = "contacts"

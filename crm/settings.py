@@ -197,6 +197,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
+# Secrets stored in the database are encrypted with the first key; older keys still decrypt.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", SECRET_KEY)
+
+# Twilio: with dry-run on (the embedded default) nothing leaves the machine; messages and calls
+# are answered locally as Twilio would. TWILIO_HTTP_CLIENT names the SDK's HTTP transport class.
+TWILIO_DRY_RUN = env_bool("TWILIO_DRY_RUN", True)
+TWILIO_HTTP_CLIENT = os.environ.get("TWILIO_HTTP_CLIENT", "")
+TWILIO_HTTP_TIMEOUT = float(os.environ.get("TWILIO_HTTP_TIMEOUT", "10"))
+
+# Sends still queued this long after they were recorded are queued again (broker outages).
+OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-sends": {"task": "messaging.tasks.requeue_stalled_sends", "schedule": 60.0},
+    "dispatch-due-campaigns": {"task": "messaging.tasks.dispatch_due_campaigns", "schedule": 60.0},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

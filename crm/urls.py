@@ -6,16 +6,20 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from calls import api as calls_api
 from crm import api as crm_api
+from messaging import api as messaging_api
 from tenancy.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
-for prefix, viewset, basename in crm_api.routes:
+for prefix, viewset, basename in [*crm_api.routes, *messaging_api.routes, *calls_api.routes]:
     router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/auth/", include("tenancy.api.urls")),
+    re_path(r"^api/twilio/sms/", include("messaging.urls")),
+    re_path(r"^api/twilio/voice/", include("calls.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     re_path(
         r"^api/docs/?$",

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from crm.validators import e164
+
 from .context import NO_CONTEXT_HELP, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
 from .managers import TenantManager, verify_same_company
@@ -68,6 +70,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         Company, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    phone = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[e164],
+        help_text="Where inbound calls to the user's numbers ring, and click-to-call calls first.",
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)

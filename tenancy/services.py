@@ -28,3 +28,12 @@ def create_company(
         email, password, company=company, role=User.Role.OWNER, is_staff=True, full_name=admin_name
     )
     return company, owner
+
+
+def company_managers():
+    """The active owners and admins of the current company, who hear about unowned events."""
+    from .context import require_company_id
+
+    return User.objects.filter(
+        company_id=require_company_id(), is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]
+    )

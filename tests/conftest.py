@@ -86,3 +86,15 @@ def client_b(user_b):
 @pytest.fixture
 def admin_client_api(super_admin):
     return bearer_client(super_admin)
+
+
+@pytest.fixture
+def twilio_fake(settings):
+    """Twilio reached through the SDK with only its HTTP transport replaced."""
+    from .fakes import FakeTwilio
+
+    settings.TWILIO_DRY_RUN = False
+    settings.TWILIO_HTTP_CLIENT = "tests.fakes.FakeTwilioHttpClient"
+    FakeTwilio.reset()
+    yield FakeTwilio
+    FakeTwilio.reset()

@@ -3,7 +3,17 @@
 import factory
 from factory.django import DjangoModelFactory
 
+from calls.models import Call
 from crm.models import Account, Contact, Deal
+from messaging.models import (
+    Email,
+    EmailCampaign,
+    EmailTemplate,
+    Notification,
+    PhoneNumber,
+    SmsMessage,
+    TwilioSettings,
+)
 from tenancy.context import company_context
 from tenancy.models import Company, User
 
@@ -88,3 +98,97 @@ class DealFactory(TenantFactory):
     stage = Deal.Stage.QUALIFIED
     amount = "1000.00"
     currency = "USD"
+
+
+class TwilioSettingsFactory(TenantFactory):
+    class Meta:
+        model = TwilioSettings
+
+    company = factory.SubFactory(CompanyFactory)
+    account_sid = factory.Sequence(lambda n: f"AC{n:032x}")
+    auth_token = factory.Sequence(lambda n: f"auth-token-{n:024d}")
+
+
+class PhoneNumberFactory(TenantFactory):
+    class Meta:
+        model = PhoneNumber
+
+    company = factory.SubFactory(CompanyFactory)
+    number = factory.Sequence(lambda n: f"+1202555{n:04d}")
+    friendly_name = factory.Sequence(lambda n: f"Line {n}")
+    user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"), phone="+14155550199")
+
+
+class SmsMessageFactory(TenantFactory):
+    class Meta:
+        model = SmsMessage
+
+    company = factory.SelfAttribute("phone_number.company")
+    phone_number = factory.SubFactory(PhoneNumberFactory)
+    contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
+    user = factory.SelfAttribute("phone_number.user")
+    direction = "outbound"
+    from_number = factory.SelfAttribute("phone_number.number")
+    to_number = factory.SelfAttribute("contact.phone")
+    body = factory.Faker("sentence")
+    status = SmsMessage.Status.SENT
+
+
+class CallFactory(TenantFactory):
+    class Meta:
+        model = Call
+
+    company = factory.SelfAttribute("phone_number.company")
+    phone_number = factory.SubFactory(PhoneNumberFactory)
+    contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
+    user = factory.SelfAttribute("phone_number.user")
+    direction = "outbound"
+    from_number = factory.SelfAttribute("phone_number.number")
+    to_number = factory.SelfAttribute("contact.phone")
+    status = Call.Status.COMPLETED
+    duration_seconds = 60
+
+
+class EmailTemplateFactory(TenantFactory):
+    class Meta:
+        model = EmailTemplate
+
+    company = factory.SubFactory(CompanyFactory)
+    user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"))
+    name = factory.Sequence(lambda n: f"Template {n}")
+    subject = "Hello {{ contact.first_name }}"
+    body_text = "Dear {{ contact.first_name }}, greetings from {{ sender.full_name }}."
+
+
+class EmailCampaignFactory(TenantFactory):
+    class Meta:
+        model = EmailCampaign
+
+    company = factory.SelfAttribute("template.company")
+    template = factory.SubFactory(EmailTemplateFactory)
+    user = factory.SelfAttribute("template.user")
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    recipient_filter = factory.LazyFunction(dict)
+
+
+class EmailFactory(TenantFactory):
+    class Meta:
+        model = Email
+
+    company = factory.SelfAttribute("contact.company")
+    contact = factory.SubFactory(ContactFactory)
+    user = factory.SelfAttribute("contact.owner")
+    to_email = factory.SelfAttribute("contact.email")
+    subject = "Following up"
+    body_text = "Thanks for your time today."
+    status = Email.Status.SENT
+
+
+class NotificationFactory(TenantFactory):
+    class Meta:
+        model = Notification
+
+    company = factory.SelfAttribute("user.company")
+    user = factory.SubFactory(UserFactory)
+    kind = Notification.Kind.INFO
+    title = factory.Sequence(lambda n: f"Notice {n}")

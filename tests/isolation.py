@@ -80,6 +80,15 @@ REGISTRY: dict[type, Registration] = {
 }
 
 
+def _register_domain_apps() -> None:
+    from .registrations import collected
+
+    REGISTRY.update(collected())
+
+
+_register_domain_apps()
+
+
 @dataclass(frozen=True)
 class Tenants:
     """Two companies, each with a user and that user's bearer API client."""
@@ -102,8 +111,8 @@ def registration_for(viewset: type[TenantViewSet], registry: dict = REGISTRY) ->
     registration = registry.get(viewset.model)
     assert registration is not None, (
         f"{viewset.__name__} serves {viewset.model.__name__}, which the isolation matrix cannot build. "
-        f"Register it in tests/isolation.py REGISTRY: {viewset.model.__name__}: "
-        "Registration(<its factory from tests/factories.py>, <payload(company) -> valid create body>)."
+        f"Register it in a module of tests/registrations/ (REGISTRATIONS = {{{viewset.model.__name__}: "
+        "Registration(<its factory from tests/factories.py>, <payload(company) -> valid create body>)})."
     )
     return registration
 
@@ -227,7 +236,7 @@ def foreign_row(related_model, tenants: Tenants):
         return tenants.user_a
     assert related_model in REGISTRY, (
         f"A relation points at {related_model.__name__}, which the isolation matrix cannot build. "
-        "Register it in tests/isolation.py REGISTRY."
+        "Register it in a module of tests/registrations/."
     )
     return REGISTRY[related_model].create(tenants.company_a)
 

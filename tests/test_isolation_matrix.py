@@ -42,7 +42,9 @@ def test_other_company_cannot_point_at_rows(prefix, viewset, tenants):
 
 def test_unregistered_viewset_fails_the_matrix_with_instructions():
     """A viewset whose model has no registration fails, naming the viewset and the fix."""
-    with pytest.raises(AssertionError, match=r"ContactViewSet .* Register it in tests/isolation.py"):
+    with pytest.raises(
+        AssertionError, match=r"ContactViewSet .* Register it in a module of tests/registrations/"
+    ):
         registration_for(ContactViewSet, registry={})
 
 

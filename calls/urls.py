@@ -1,0 +1,3 @@
+"""Twilio voice webhooks, under /api/twilio/voice/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""email API."""
+
+routes: list = []

@@ -1,0 +1,3 @@
+"""notifications API."""
+
+routes: list = []

@@ -1,0 +1,3 @@
+"""phone numbers API."""
+
+routes: list = []

@@ -1,0 +1,3 @@
+"""sms API."""
+
+routes: list = []

@@ -1,0 +1,3 @@
+"""twilio settings API."""
+
+routes: list = []

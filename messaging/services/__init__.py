@@ -1,0 +1,1 @@
+"""Writes and rules of messaging, one module an area."""

@@ -1,0 +1,171 @@
+"""The one door to Twilio: a client per company, the dry-run transport, and signed webhooks."""
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseForbidden
+from django.utils.decorators import method_decorator
+from django.utils.module_loading import import_string
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from tenancy.context import company_context
+from tenancy.resolution import company_owning
+
+from .models import PhoneNumber, TwilioSettings
+
+logger = logging.getLogger("messaging.twilio")
+SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"
+
+
+class TwilioNotConfigured(Exception):
+    """The company has no Twilio settings yet."""
+
+
+def public_url(path: str) -> str:
+    """The address Twilio calls back on, from PUBLIC_BASE_URL."""
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def http_client() -> HttpClient:
+    """The SDK's HTTP transport: dry-run by default, the real one in production."""
+    if settings.TWILIO_DRY_RUN:
+        return DryRunHttpClient()
+    if settings.TWILIO_HTTP_CLIENT:
+        return import_string(settings.TWILIO_HTTP_CLIENT)()
+    return TwilioHttpClient(timeout=settings.TWILIO_HTTP_TIMEOUT)
+
+
+def client_for(twilio_settings: TwilioSettings) -> Client:
+    """A Twilio REST client authenticated as the given company settings."""
+    return Client(twilio_settings.account_sid, twilio_settings.auth_token, http_client=http_client())
+
+
+def current_company_settings() -> TwilioSettings:
+    """The current company's Twilio settings, or TwilioNotConfigured."""
+    found = TwilioSettings.objects.first()
+    if found is None:
+        raise TwilioNotConfigured("Add this company's Twilio account under /api/twilio-settings first.")
+    return found
+
+
+def current_company_client() -> Client:
+    """A Twilio client for the current company."""
+    return client_for(current_company_settings())
+
+
+def signature_is_valid(request, twilio_settings: TwilioSettings | None) -> bool:
+    """Whether X-Twilio-Signature matches the request as signed with the company's auth token."""
+    signature = request.META.get(SIGNATURE_HEADER, "")
+    if not signature or twilio_settings is None or not twilio_settings.auth_token:
+        return False
+    validator = RequestValidator(twilio_settings.auth_token)
+    return validator.validate(public_url(request.get_full_path()), request.POST, signature)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TwilioWebhookView(View):
+    """Base of every Twilio webhook: resolves the company from the number, checks the signature.
+
+    The company comes from `number_param` in the POST body (or `?number=` in the signed URL, for
+    callbacks whose body names no number). Unsigned or wrongly signed requests get 403 and
+    nothing is written; `handle()` runs inside the company's context.
+    """
+
+    http_method_names = ["post"]
+    number_param = "To"
+
+    def post(self, request, *args, **kwargs):
+        if not request.META.get(SIGNATURE_HEADER):
+            return HttpResponseForbidden("Missing X-Twilio-Signature.")
+        number = request.POST.get(self.number_param) or request.GET.get("number", "")
+        company_id = company_owning(
+            PhoneNumber, reason=f"twilio webhook {request.path} for {number}", request=request, number=number
+        )
+        if company_id is None:
+            return HttpResponseForbidden("Unknown number.")
+        with company_context(company_id):
+            if not signature_is_valid(request, TwilioSettings.objects.first()):
+                logger.warning("refused Twilio webhook with a bad signature: %s", request.path)
+                return HttpResponseForbidden("Invalid X-Twilio-Signature.")
+            phone_number = PhoneNumber.objects.get(number=number)
+            return self.handle(request, phone_number, *args, **kwargs)
+
+    def handle(self, request, phone_number: PhoneNumber, *args, **kwargs) -> HttpResponse:
+        raise NotImplementedError
+
+
+def twiml_response(twiml) -> HttpResponse:
+    """A TwiML document as Twilio expects it."""
+    return HttpResponse(str(twiml), content_type="text/xml")
+
+
+def empty_twiml() -> HttpResponse:
+    """An empty TwiML answer: acknowledged, nothing to do."""
+    return HttpResponse('<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml")
+
+
+def _sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+class DryRunHttpClient(HttpClient):
+    """Answers the SDK as Twilio would, without anything leaving the machine (the embedded default)."""
+
+    def __init__(self):
+        super().__init__(logger=logger, is_async=False, timeout=None)
+
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ):
+        data = dict(data or {})
+        path = urlparse(url).path
+        account = auth[0] if auth else "AC" + "0" * 32
+        now = datetime.now(tz=UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        logger.info("Twilio dry run: %s %s to=%s", method, path, data.get("To", ""))
+        if method.upper() == "POST" and path.endswith("/Messages.json"):
+            body = {
+                "sid": _sid("SM"),
+                "status": "queued",
+                "to": data.get("To"),
+                "from": data.get("From"),
+                "body": data.get("Body"),
+                "account_sid": account,
+                "date_created": now,
+                "error_code": None,
+                "error_message": None,
+                "num_segments": "1",
+            }
+            return Response(201, json.dumps(body))
+        if method.upper() == "POST" and path.endswith("/Calls.json"):
+            body = {
+                "sid": _sid("CA"),
+                "status": "queued",
+                "to": data.get("To"),
+                "from": data.get("From"),
+                "account_sid": account,
+                "date_created": now,
+                "direction": "outbound-api",
+            }
+            return Response(201, json.dumps(body))
+        if path.endswith(f"/Accounts/{account}.json"):
+            body = {"sid": account, "status": "active", "friendly_name": "Dry-run account"}
+            return Response(200, json.dumps(body))
+        return Response(200, json.dumps({}))

@@ -1,0 +1,3 @@
+"""Twilio SMS webhooks, under /api/twilio/sms/."""
+
+urlpatterns: list = []
