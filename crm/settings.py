@@ -209,8 +209,8 @@ TWILIO_HTTP_TIMEOUT = float(os.environ.get("TWILIO_HTTP_TIMEOUT", "10"))
 # Sends still queued this long after they were recorded are queued again (broker outages).
 OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stalled-sends": {"task": "messaging.tasks.requeue_stalled_sends", "schedule": 60.0},
-    "dispatch-due-campaigns": {"task": "messaging.tasks.dispatch_due_campaigns", "schedule": 60.0},
+    "requeue-stalled-sends": {"task": "messaging.requeue_stalled_sends", "schedule": 60.0},
+    "dispatch-due-campaigns": {"task": "messaging.dispatch_due_campaigns", "schedule": 60.0},
 }
 
 LOGGING = {

@@ -1,5 +1,6 @@
 """The Celery task base class that runs each task inside its company, and queuing after commit."""
 
+import logging
 import uuid
 
 from celery import Task
@@ -7,6 +8,8 @@ from django.db import transaction
 
 from .context import company_context
 from .exceptions import NoTenantContext
+
+logger = logging.getLogger("tenancy.tasks")
 
 
 class TenantTask(Task):
@@ -31,6 +34,19 @@ class TenantTask(Task):
 
 
 def enqueue_after_commit(task, *, company_id, **kwargs) -> None:
-    """Queue a tenant task once the current transaction commits, so it sees the rows it needs."""
+    """Queue a tenant task once the current transaction commits, so it sees the rows it needs.
+
+    A broker outage does not fail the request: the record stays queued in the database and the
+    outbox job queues it again once the broker is back.
+    """
     kwargs["company_id"] = str(company_id)
-    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs))
+    transaction.on_commit(lambda: _apply_async_or_log(task, kwargs), robust=True)
+
+
+def _apply_async_or_log(task, kwargs) -> None:
+    try:
+        task.apply_async(kwargs=kwargs)
+    except Exception:
+        logger.warning(
+            "could not queue %s %s; the outbox will queue it again", task.name, kwargs, exc_info=True
+        )
