@@ -4,8 +4,10 @@ from django import forms
 from django.contrib import admin
 
 from tenancy.admin import TenantModelAdmin
+from tenancy.context import company_context, current_company_id
 
 from .models import Email, EmailCampaign, EmailTemplate, Notification, PhoneNumber, SmsMessage, TwilioSettings
+from .services.phone_numbers import NumberAlreadyRegistered, ensure_unregistered, normalize_number
 
 
 class TwilioSettingsForm(forms.ModelForm):
@@ -20,6 +22,17 @@ class TwilioSettingsForm(forms.ModelForm):
     class Meta:
         model = TwilioSettings
         fields = ["account_sid", "auth_token"]
+
+    def clean(self):
+        cleaned = super().clean()
+        company = cleaned.get("company") or self.instance.company_id or current_company_id()
+        if self.instance._state.adding and company is not None:
+            with company_context(company):
+                if TwilioSettings.objects.exists():
+                    raise forms.ValidationError(
+                        "This company already has Twilio settings; change those instead."
+                    )
+        return cleaned
 
     def clean_auth_token(self):
         token = self.cleaned_data.get("auth_token")
@@ -41,8 +54,26 @@ class TwilioSettingsAdmin(TenantModelAdmin):
         return obj.auth_token_hint
 
 
+class PhoneNumberForm(forms.ModelForm):
+    """A number is registered to one company across the platform."""
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["number", "friendly_name", "sms_enabled", "voice_enabled", "user", "twilio_sid"]
+
+    def clean_number(self):
+        number = normalize_number(self.cleaned_data["number"])
+        if number != self.instance.number:
+            try:
+                ensure_unregistered(number)
+            except NumberAlreadyRegistered as error:
+                raise forms.ValidationError(str(error)) from error
+        return number
+
+
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(TenantModelAdmin):
+    form = PhoneNumberForm
     list_display = ["number", "friendly_name", "sms_enabled", "voice_enabled", "user"]
     list_filter = ["sms_enabled", "voice_enabled"]
     search_fields = ["number", "friendly_name"]

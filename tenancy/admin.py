@@ -172,13 +172,13 @@ class UserAdmin(DjangoUserAdmin):
 
     platform_fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("full_name", "company", "role")}),
+        ("Profile", {"fields": ("full_name", "phone", "company", "role")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     company_fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("full_name", "role")}),
+        ("Profile", {"fields": ("full_name", "phone", "role")}),
         ("Access", {"fields": ("is_active", "is_staff")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

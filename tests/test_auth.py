@@ -205,6 +205,19 @@ def test_me_returns_the_user_and_company(side, company_of):
     assert response.json()["company"] == {"id": str(company.id), "name": company.name, "slug": company.slug}
 
 
+def test_me_returns_the_phone_where_calls_ring(user_a, user_b):
+    """GET /api/auth/me shows each user's own phone, and an empty one as blank."""
+    user_a.phone = "+14155550111"
+    user_a.save(update_fields=["phone"])
+
+    mine = bearer_client(user_a).get(ME)
+    theirs = bearer_client(user_b).get(ME)
+
+    assert mine.status_code == theirs.status_code == 200
+    assert mine.json()["phone"] == "+14155550111"
+    assert theirs.json()["phone"] == ""
+
+
 def test_me_without_a_token_is_refused():
     """Without a bearer token the current user is a 401."""
     response = APIClient().get(ME)

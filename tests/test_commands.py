@@ -1,15 +1,21 @@
 """Operator commands: create_company and seed_demo."""
 
 import re
+from collections import Counter
 from io import StringIO
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from calls.models import Call
+from crm.management.commands.seed_demo import demo_company_identity, demo_company_index
 from crm.models import Account, Contact, Deal
+from messaging.demo import demo_phone_number
+from messaging.models import Notification, PhoneNumber, SmsMessage, TwilioSettings
 from tenancy.context import all_companies, company_context
-from tenancy.models import Company, User
+from tenancy.models import Company, TenantModel, User
 
 from .factories import TEST_PASSWORD, ContactFactory
 
@@ -229,3 +235,43 @@ def test_seed_demo_leaves_an_existing_user_alone(user_b):
     user_b.refresh_from_db()
     assert user_b.check_password(TEST_PASSWORD)
     assert User.objects.filter(company=user_b.company_id).count() == 1
+
+
+def test_seed_demo_fills_every_tenant_model_in_every_company(db):
+    """Every tenant model of every installed app has rows in each seeded company: no seeder is forgotten."""
+    tenant_models = [model for model in apps.get_models() if issubclass(model, TenantModel)]
+    assert {Account, Contact, Deal, TwilioSettings, PhoneNumber, SmsMessage, Call, Notification} <= set(
+        tenant_models
+    )
+
+    seed()
+
+    for company in demo_companies():
+        with company_context(company):
+            empty = [model._meta.label for model in tenant_models if not model.objects.exists()]
+        assert empty == [], (
+            f"seed_demo leaves {empty} empty in {company.slug}: add the app's seeder to SEEDERS."
+        )
+
+
+def test_seed_demo_gives_each_company_its_own_phone_numbers(db):
+    """Each seeded company gets two numbers, and no number is registered to two companies."""
+    seed()
+
+    with all_companies(reason="test: demo numbers across companies"):
+        owners = list(PhoneNumber.objects.values_list("number", "company_id"))
+    assert len(owners) == 6
+    assert len({number for number, _ in owners}) == 6
+    assert sorted(Counter(company_id for _, company_id in owners).values()) == [2, 2, 2]
+
+
+def test_demo_phone_numbers_never_collide_across_a_thousand_companies():
+    """The numbers derived from a demo company's position are distinct E.164 numbers for 1,000 companies."""
+    positions = [demo_company_index(demo_company_identity(index)[1]) for index in range(1000)]
+    numbers = {demo_phone_number(position, line) for position in positions for line in range(2)}
+
+    assert positions == list(range(1000))
+    assert len(numbers) == 2000
+    assert all(re.fullmatch(r"\+[1-9]\d{1,14}", number) for number in numbers)
+    with pytest.raises(ValueError, match="not the slug of a demo company"):
+        demo_company_index("initech")

@@ -1,3 +1,335 @@
-"""sms API."""
+"""SMS API: /api/sms/messages (the log; POST sends) and /api/sms/conversations (threads per contact)."""
 
-routes: list = []
+import uuid
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from crm.models import Contact
+from crm.validators import e164
+from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.context import current_scope
+
+from ..models import Direction, SmsMessage
+from ..services import sms
+
+RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
+
+
+class SmsMessageSerializer(TenantModelSerializer):
+    """A text message to or from a company number; only its contact may be changed."""
+
+    contact = TenantRelatedField(
+        model=Contact,
+        required=False,
+        allow_null=True,
+        help_text="The contact the message is filed under.",
+    )
+    contact_name = serializers.CharField(source="contact.full_name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = SmsMessage
+        fields = [
+            *RECORD_FIELDS,
+            "direction",
+            "status",
+            "contact",
+            "contact_name",
+            "user",
+            "phone_number",
+            "from_number",
+            "to_number",
+            "body",
+            "twilio_sid",
+            "error_code",
+            "error_message",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+        ]
+        read_only_fields = [field for field in fields if field not in {"contact", "contact_name"}]
+
+    def update(self, instance, validated_data):
+        if "contact" in validated_data:
+            return sms.link_to_contact(instance, validated_data["contact"])
+        return instance
+
+
+class SmsSendSerializer(SmsMessageSerializer):
+    """A text to send: to a contact (its phone) or a `to` number, from a company number."""
+
+    contact = TenantRelatedField(
+        model=Contact,
+        required=False,
+        allow_null=True,
+        help_text="The contact to text; their phone is used unless `to` is given.",
+    )
+    to = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        validators=[e164],
+        help_text="The recipient's number in E.164 form; linked to the contact with that number.",
+    )
+    from_number = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text=(
+            "Send from this SMS-enabled company number (its id or the number). Default: the sender's "
+            "own number, else the company's first SMS-enabled number."
+        ),
+    )
+    body = serializers.CharField(max_length=sms.MAX_BODY_LENGTH)
+
+    class Meta(SmsMessageSerializer.Meta):
+        fields = [*SmsMessageSerializer.Meta.fields, "to"]
+        read_only_fields = [
+            field
+            for field in SmsMessageSerializer.Meta.fields
+            if field not in {"contact", "contact_name", "from_number", "body"}
+        ]
+
+    def validate(self, attrs):
+        if not attrs.get("contact") and not attrs.get("to"):
+            raise serializers.ValidationError({"to": "Give a contact or a `to` number to text."})
+        return attrs
+
+    def create(self, validated_data):
+        return sms.send_sms(
+            user=validated_data["user"],
+            body=validated_data["body"],
+            contact=validated_data.get("contact"),
+            to=validated_data.get("to", ""),
+            from_number=validated_data.get("from_number") or None,
+        )
+
+
+class SmsMessageFilter(django_filters.FilterSet):
+    contact = django_filters.UUIDFilter(field_name="contact_id")
+    phone_number = django_filters.UUIDFilter(field_name="phone_number_id")
+    user = django_filters.UUIDFilter(field_name="user_id")
+    direction = django_filters.ChoiceFilter(choices=Direction.choices)
+    status = django_filters.MultipleChoiceFilter(choices=SmsMessage.Status.choices)
+    number = django_filters.CharFilter(method="filter_number", label="Texts to or from this number")
+    unread = django_filters.BooleanFilter(method="filter_unread", label="Inbound texts not read yet")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SmsMessage
+        fields = ["contact", "phone_number", "user", "direction", "status"]
+
+    def filter_number(self, queryset, name, value):
+        return queryset.filter(Q(from_number=value) | Q(to_number=value))
+
+    def filter_unread(self, queryset, name, value):
+        return queryset.filter(sms.UNREAD_INBOUND) if value else queryset.exclude(sms.UNREAD_INBOUND)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Send an SMS",
+        description=(
+            "Records the text as `queued` and sends it through Twilio in the background, with a "
+            "status callback. Refused with 400 when the recipient replied STOP, when the company has "
+            "no Twilio settings, or no SMS-enabled number."
+        ),
+        request=SmsSendSerializer,
+        responses={201: SmsMessageSerializer},
+    ),
+    update=extend_schema(summary="File a message under another contact"),
+    partial_update=extend_schema(summary="File a message under another contact"),
+)
+class SmsMessageViewSet(TenantViewSet):
+    """The company's text messages, inbound and outbound, newest first; POST sends one."""
+
+    model = SmsMessage
+    filterset_class = SmsMessageFilter
+    search_fields = ["body", "from_number", "to_number", "contact__first_name", "contact__last_name"]
+    ordering_fields = ["created_at", "sent_at", "status"]
+    ordering = ["-created_at"]
+
+    def get_serializer_class(self):
+        return SmsSendSerializer if self.action == "create" else SmsMessageSerializer
+
+    def safely_get_queryset(self, queryset):
+        return queryset.select_related("contact")
+
+    def perform_create(self, serializer):
+        try:
+            super().perform_create(serializer)
+        except sms.SmsRefused as refused:
+            raise BadRequest(str(refused)) from None
+
+
+class SmsConversationSerializer(serializers.Serializer):
+    """One conversation: a contact's texts, or a remote number's texts linked to no contact."""
+
+    key = serializers.CharField(
+        help_text="The conversation's id in /api/sms/conversations/{key}: the contact id, or the number."
+    )
+    company = serializers.UUIDField()
+    contact = serializers.UUIDField(allow_null=True)
+    contact_name = serializers.CharField()
+    remote_number = serializers.CharField()
+    sms_opted_out = serializers.BooleanField(help_text="The contact replied STOP: nothing can be sent.")
+    last_message = SmsMessageSerializer(allow_null=True)
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+    unread_count = serializers.IntegerField(help_text="Inbound texts not marked read.")
+    message_count = serializers.IntegerField()
+
+
+class SmsConversationReadSerializer(serializers.Serializer):
+    marked_read = serializers.IntegerField(help_text="How many inbound texts were marked read.")
+
+
+def remote_number(message: SmsMessage) -> str:
+    return message.from_number if message.direction == Direction.INBOUND else message.to_number
+
+
+def conversation_entry(
+    *, latest, contact=None, number: str = "", last_activity_at, unread_count, message_count
+) -> dict:
+    """A conversation as SmsConversationSerializer shows it."""
+    if contact is None and latest is not None and latest.contact is not None:
+        contact = None if latest.contact.is_deleted else latest.contact
+    if latest is not None:
+        number = remote_number(latest)
+    elif contact is not None:
+        number = contact.phone
+    return {
+        "key": str(contact.pk) if contact is not None else number,
+        "company": contact.company_id if contact is not None else latest.company_id,
+        "contact": contact.pk if contact is not None else None,
+        "contact_name": contact.full_name if contact is not None else number,
+        "remote_number": number,
+        "sms_opted_out": bool(contact is not None and contact.sms_opted_out),
+        "last_message": latest,
+        "last_activity_at": last_activity_at,
+        "unread_count": unread_count,
+        "message_count": message_count,
+    }
+
+
+KEY_PARAMETER = OpenApiParameter(
+    "key",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="A contact id, or a remote number in E.164 form for texts linked to no contact.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Conversations, most recent first",
+        parameters=[
+            OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only conversations with unread texts.")
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One conversation's counts and latest message", parameters=[KEY_PARAMETER]
+    ),
+)
+class SmsConversationViewSet(viewsets.GenericViewSet):
+    """Text conversations, one per contact (or per remote number when no contact is linked).
+
+    Not a model viewset: every read goes through the SmsMessage and Contact tenant managers, so a
+    company sees only its own conversations (tests/test_sms.py checks it for two companies).
+    """
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = SmsConversationSerializer
+    filter_backends: list = []
+    lookup_field = "key"
+    lookup_value_regex = r"[^/]+"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        scope = current_scope()
+        if request.method not in permissions.SAFE_METHODS and scope is not None and scope.company_id is None:
+            raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
+
+    def list(self, request):
+        unread_only = request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
+        page = self.paginate_queryset(sms.conversations(unread_only=unread_only))
+        latest = sms.latest_messages([row["thread"] for row in page])
+        entries = [
+            conversation_entry(
+                latest=latest[row["thread"]],
+                last_activity_at=row["last_activity_at"],
+                unread_count=row["unread_count"],
+                message_count=row["message_count"],
+            )
+            for row in page
+        ]
+        return self.get_paginated_response(SmsConversationSerializer(entries, many=True).data)
+
+    def retrieve(self, request, key=None):
+        contact, number = self.conversation()
+        summary = sms.conversation_summary(contact=contact, remote_number=number)
+        if contact is None and summary["latest"] is None:
+            raise NotFound("No texts with this number.")
+        entry = conversation_entry(
+            latest=summary["latest"],
+            contact=contact,
+            number=number,
+            last_activity_at=summary["last_activity_at"],
+            unread_count=summary["unread_count"],
+            message_count=summary["message_count"],
+        )
+        return Response(SmsConversationSerializer(entry).data)
+
+    @extend_schema(
+        summary="One conversation's messages, oldest first",
+        parameters=[KEY_PARAMETER],
+        responses=SmsMessageSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], serializer_class=SmsMessageSerializer)
+    def messages(self, request, key=None):
+        contact, number = self.conversation()
+        messages = sms.conversation_messages(contact=contact, remote_number=number)
+        page = self.paginate_queryset(messages.select_related("contact").order_by("created_at", "pk"))
+        return self.get_paginated_response(SmsMessageSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Mark a conversation's inbound texts read",
+        parameters=[KEY_PARAMETER],
+        request=None,
+        responses=SmsConversationReadSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def read(self, request, key=None):
+        contact, number = self.conversation()
+        marked = sms.mark_conversation_read(contact=contact, remote_number=number)
+        return Response(SmsConversationReadSerializer({"marked_read": marked}).data)
+
+    def conversation(self) -> tuple[Contact | None, str]:
+        """The contact, or the remote number, that the URL's key names; 404 for another company's."""
+        key = self.kwargs["key"]
+        try:
+            contact_id = uuid.UUID(key)
+        except ValueError:
+            try:
+                e164(key)
+            except DjangoValidationError:
+                raise NotFound("A conversation key is a contact id or an E.164 number.") from None
+            return None, key
+        contact = Contact.objects.filter(pk=contact_id).first()
+        if contact is None:
+            raise NotFound("No such contact.")
+        return contact, ""
+
+
+routes = [
+    ("sms/messages", SmsMessageViewSet, "sms-message"),
+    ("sms/conversations", SmsConversationViewSet, "sms-conversation"),
+]

@@ -52,7 +52,7 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "role", "company", "is_platform_admin", "last_login"]
+        fields = ["id", "email", "full_name", "phone", "role", "company", "is_platform_admin", "last_login"]
         read_only_fields = fields
 
 

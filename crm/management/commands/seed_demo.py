@@ -1,6 +1,7 @@
 """manage.py seed_demo: deterministic demo companies, users and records, idempotent on re-runs."""
 
 import random
+import re
 import time
 
 from django.contrib.auth.hashers import make_password
@@ -15,7 +16,7 @@ DEMO_PASSWORD = "demo-pass-2026"
 SUPER_ADMIN_EMAIL = "support@platform.example"
 NAMED_COMPANIES = [("Acme Corporation", "acme"), ("Globex Industries", "globex")]
 # Each app adds its seeder here, in dependency order: seeder(company, users, rng, per_company).
-SEEDERS = ["crm.demo.seed_sales"]
+SEEDERS = ["crm.demo.seed_sales", "messaging.demo.seed_messaging", "calls.demo.seed_calls"]
 
 
 def demo_company_identity(index: int) -> tuple[str, str]:
@@ -23,6 +24,20 @@ def demo_company_identity(index: int) -> tuple[str, str]:
     if index < len(NAMED_COMPANIES):
         return NAMED_COMPANIES[index]
     return f"Demo Company {index + 1:05d}", f"demo-{index + 1:05d}"
+
+
+def demo_company_index(slug: str) -> int:
+    """Position (0-based) of a demo company from its slug: the inverse of demo_company_identity.
+
+    Seeders derive what must be unique across companies (phone numbers) from it.
+    """
+    for index, (_, named_slug) in enumerate(NAMED_COMPANIES):
+        if slug == named_slug:
+            return index
+    match = re.fullmatch(r"demo-(\d{5,})", slug)
+    if match is None or int(match.group(1)) <= len(NAMED_COMPANIES):
+        raise ValueError(f"{slug!r} is not the slug of a demo company.")
+    return int(match.group(1)) - 1
 
 
 class Command(BaseCommand):
@@ -89,8 +104,10 @@ class Command(BaseCommand):
                 company=company,
                 role=role,
                 is_staff=staff,
+                # Where calls to the user's numbers ring: fictional 555-0100 to 555-0199 numbers.
+                phone=f"+14155550{100 + person}",
             )
-            for local, role, staff in people
+            for person, (local, role, staff) in enumerate(people)
         )
 
     def _print_logins(self, shown: int) -> None:
