@@ -68,7 +68,6 @@ WSGI_APPLICATION = "crm.wsgi.application"
 ASGI_APPLICATION = "crm.asgi.application"
 # API paths answer with and without a trailing slash themselves; no redirects.
 APPEND_SLASH = False
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 TEMPLATES = [
     {

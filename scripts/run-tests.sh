@@ -60,4 +60,8 @@ MSG
     export CRM_TESTS_WITHOUT_POSTGRES=1
 fi
 
-exec "$BIN/python" -m pytest "${PYTEST_ARGS[@]}"
+# Two workers on PostgreSQL (one test database each); the SQLite fallback runs in one process so
+# its closing summary can list what it skipped.
+PARALLEL=()
+if [ -z "${CRM_TESTS_WITHOUT_POSTGRES:-}" ]; then PARALLEL=(-n "${TEST_WORKERS:-2}"); fi
+exec "$BIN/python" -m pytest "${PARALLEL[@]}" "${PYTEST_ARGS[@]}"
