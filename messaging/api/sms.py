@@ -14,8 +14,13 @@ from rest_framework.response import Response
 
 from crm.models import Contact
 from crm.validators import e164
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
-from tenancy.context import current_scope
+from tenancy.api import (
+    BadRequest,
+    SingleCompanyWritesMixin,
+    TenantModelSerializer,
+    TenantRelatedField,
+    TenantViewSet,
+)
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -239,7 +244,7 @@ KEY_PARAMETER = OpenApiParameter(
         summary="One conversation's counts and latest message", parameters=[KEY_PARAMETER]
     ),
 )
-class SmsConversationViewSet(viewsets.GenericViewSet):
+class SmsConversationViewSet(SingleCompanyWritesMixin, viewsets.GenericViewSet):
     """Text conversations, one per contact (or per remote number when no contact is linked).
 
     Not a model viewset: every read goes through the SmsMessage and Contact tenant managers, so a
@@ -251,12 +256,6 @@ class SmsConversationViewSet(viewsets.GenericViewSet):
     filter_backends: list = []
     lookup_field = "key"
     lookup_value_regex = r"[^/]+"
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        scope = current_scope()
-        if request.method not in permissions.SAFE_METHODS and scope is not None and scope.company_id is None:
-            raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
 
     def list(self, request):
         unread_only = request.query_params.get("unread", "").lower() in {"1", "true", "yes"}

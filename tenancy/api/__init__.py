@@ -3,6 +3,7 @@
 from .base import (
     BadRequest,
     CurrentUserOnCreate,
+    SingleCompanyWritesMixin,
     TenantModelSerializer,
     TenantRelatedField,
     TenantViewSet,
@@ -12,6 +13,7 @@ from .base import (
 __all__ = [
     "BadRequest",
     "CurrentUserOnCreate",
+    "SingleCompanyWritesMixin",
     "TenantModelSerializer",
     "TenantRelatedField",
     "TenantViewSet",

@@ -73,7 +73,17 @@ class TenantModelSerializer(serializers.ModelSerializer):
         return field_class, field_kwargs
 
 
-class TenantViewSet(viewsets.ModelViewSet):
+class SingleCompanyWritesMixin:
+    """Refuses writes that would span every company: super admins pick one with X-Company-ID."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        scope = current_scope()
+        if request.method not in permissions.SAFE_METHODS and scope is not None and scope.company_id is None:
+            raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
+
+
+class TenantViewSet(SingleCompanyWritesMixin, viewsets.ModelViewSet):
     """Base of every tenant viewset: scoped queries, company set by the server, soft delete, 404s.
 
     Subclasses set `model` and may narrow the scoped queryset in `safely_get_queryset`. A view
@@ -106,12 +116,6 @@ class TenantViewSet(viewsets.ModelViewSet):
         if dangerous is not None:
             return dangerous()
         return self.safely_get_queryset(self.model._default_manager.all())
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        scope = current_scope()
-        if request.method not in permissions.SAFE_METHODS and scope is not None and scope.company_id is None:
-            raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
 
     def server_assigned_fields(self) -> dict:
         """Values the server sets on create, never the request body: the creating user."""
