@@ -20,46 +20,11 @@ from .factories import (
     ContactFactory,
     PhoneNumberFactory,
     SmsMessageFactory,
-    TwilioSettingsFactory,
     UserFactory,
 )
 
 MESSAGES = "/api/sms/messages"
 CONVERSATIONS = "/api/sms/conversations"
-
-
-@pytest.fixture
-def twilio_a(company_a, twilio_fake):
-    settings_a = TwilioSettingsFactory(company=company_a)
-    twilio_fake.accounts[settings_a.account_sid] = settings_a.auth_token
-    return settings_a
-
-
-@pytest.fixture
-def twilio_b(company_b, twilio_fake):
-    settings_b = TwilioSettingsFactory(company=company_b)
-    twilio_fake.accounts[settings_b.account_sid] = settings_b.auth_token
-    return settings_b
-
-
-@pytest.fixture
-def number_a(company_a, user_a):
-    return PhoneNumberFactory(company=company_a, user=user_a, number="+12025550101")
-
-
-@pytest.fixture
-def number_b(company_b, user_b):
-    return PhoneNumberFactory(company=company_b, user=user_b, number="+12025550202")
-
-
-@pytest.fixture
-def contact_a(company_a):
-    return ContactFactory(company=company_a, first_name="Ada", last_name="Lovelace", phone="+16175550111")
-
-
-@pytest.fixture
-def contact_b(company_b):
-    return ContactFactory(company=company_b, first_name="Bob", last_name="Builder", phone="+16175550222")
 
 
 def stored(company, **lookup) -> list[SmsMessage]:
