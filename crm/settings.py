@@ -1,5 +1,6 @@
 """Settings for the CRM, read from the environment with embedded defaults for a first run."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -107,6 +108,23 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Uploaded files go to the "files" storage: the local filesystem by default, any django-storages
+# backend by naming it in FILES_STORAGE_BACKEND (with its OPTIONS in FILES_STORAGE_OPTIONS, JSON).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "files": {
+        "BACKEND": os.environ.get("FILES_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": json.loads(os.environ.get("FILES_STORAGE_OPTIONS", "{}"))
+        or {"location": str(MEDIA_ROOT / "private"), "base_url": None},
+    },
+}
+FILE_UPLOAD_MAX_BYTES = int(os.environ.get("FILE_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
+# Signed download links and public signing links stay valid this long.
+FILE_LINK_MAX_AGE_SECONDS = int(os.environ.get("FILE_LINK_MAX_AGE_SECONDS", "3600"))
+SIGNING_LINK_DAYS = int(os.environ.get("SIGNING_LINK_DAYS", "14"))
+# Request bodies above this size are refused before parsing (uploads stream to disk below it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

@@ -8,11 +8,22 @@ from rest_framework.permissions import AllowAny
 
 from calls import api as calls_api
 from crm import api as crm_api
+from documents import api as documents_api
+from files import api as files_api
 from messaging import api as messaging_api
+from quotes import api as quotes_api
 from tenancy.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
-for prefix, viewset, basename in [*crm_api.routes, *messaging_api.routes, *calls_api.routes]:
+API_ROUTES = [
+    *crm_api.routes,
+    *messaging_api.routes,
+    *calls_api.routes,
+    *files_api.routes,
+    *documents_api.routes,
+    *quotes_api.routes,
+]
+for prefix, viewset, basename in API_ROUTES:
     router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
@@ -20,6 +31,8 @@ urlpatterns = [
     re_path(r"^api/auth/", include("tenancy.api.urls")),
     re_path(r"^api/twilio/sms/", include("messaging.urls")),
     re_path(r"^api/twilio/voice/", include("calls.urls")),
+    re_path(r"^api/public/files/", include("files.urls")),
+    path("", include("documents.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     re_path(
         r"^api/docs/?$",

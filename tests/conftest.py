@@ -140,3 +140,15 @@ def contact_a(company_a):
 @pytest.fixture
 def contact_b(company_b):
     return ContactFactory(company=company_b, first_name="Bob", last_name="Builder", phone="+16175550222")
+
+
+@pytest.fixture(autouse=True)
+def _private_file_storage(settings, tmp_path):
+    """Each test stores files in its own temporary directory."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }

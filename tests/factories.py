@@ -5,6 +5,8 @@ from factory.django import DjangoModelFactory
 
 from calls.models import Call
 from crm.models import Account, Contact, Deal
+from documents.models import Document, DocumentSignature
+from files.models import File, Folder
 from messaging.models import (
     Email,
     EmailCampaign,
@@ -14,6 +16,7 @@ from messaging.models import (
     SmsMessage,
     TwilioSettings,
 )
+from quotes.models import Quote, QuoteLineItem
 from tenancy.context import company_context
 from tenancy.models import Company, User
 
@@ -192,3 +195,83 @@ class NotificationFactory(TenantFactory):
     user = factory.SubFactory(UserFactory)
     kind = Notification.Kind.INFO
     title = factory.Sequence(lambda n: f"Notice {n}")
+
+
+class FolderFactory(TenantFactory):
+    class Meta:
+        model = Folder
+
+    company = factory.SubFactory(CompanyFactory)
+    user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"))
+    name = factory.Sequence(lambda n: f"Folder {n}")
+    parent = None
+
+
+class FileFactory(TenantFactory):
+    """A file stored through the files service, so its bytes, size and SHA-256 are real."""
+
+    class Meta:
+        model = File
+
+    company = factory.SubFactory(CompanyFactory)
+    user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"))
+    folder = None
+    name = factory.Sequence(lambda n: f"file-{n}.txt")
+    content = b"Terms and conditions.\n"
+
+    @classmethod
+    def _create(cls, model_class, *args, content=b"", **kwargs):
+        from files.services import store_bytes
+
+        with company_context(kwargs["company"]):
+            return store_bytes(
+                content, name=kwargs["name"], folder=kwargs.get("folder"), user=kwargs.get("user")
+            )
+
+
+class DocumentFactory(TenantFactory):
+    class Meta:
+        model = Document
+
+    company = factory.SelfAttribute("file.company")
+    file = factory.SubFactory(FileFactory, name=factory.Sequence(lambda n: f"contract-{n}.pdf"))
+    user = factory.SelfAttribute("file.user")
+    name = factory.Sequence(lambda n: f"Contract {n}")
+    contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
+
+
+class DocumentSignatureFactory(TenantFactory):
+    class Meta:
+        model = DocumentSignature
+
+    company = factory.SelfAttribute("document.company")
+    document = factory.SubFactory(DocumentFactory)
+    order = factory.Sequence(lambda n: n + 1)
+    signer_name = factory.Faker("name")
+    signer_email = factory.Faker("email")
+
+
+class QuoteFactory(TenantFactory):
+    class Meta:
+        model = Quote
+
+    company = factory.SelfAttribute("deal.company")
+    deal = factory.SubFactory(DealFactory)
+    contact = factory.SelfAttribute("deal.contact")
+    account = factory.SelfAttribute("deal.account")
+    user = factory.SelfAttribute("deal.owner")
+    number = factory.Sequence(lambda n: n + 1)
+    title = factory.Sequence(lambda n: f"Proposal {n}")
+    currency = "USD"
+
+
+class QuoteLineItemFactory(TenantFactory):
+    class Meta:
+        model = QuoteLineItem
+
+    company = factory.SelfAttribute("quote.company")
+    quote = factory.SubFactory(QuoteFactory)
+    position = factory.Sequence(lambda n: n)
+    description = "Consulting"
+    quantity = "1.000"
+    unit_price = "100.00"

@@ -1,0 +1,3 @@
+"""The public signing page (/sign/<token>) and its JSON endpoints (/api/public/signatures/<token>)."""
+
+urlpatterns: list = []

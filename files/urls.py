@@ -1,0 +1,3 @@
+"""Public, token-signed file downloads, under /api/public/files/."""
+
+urlpatterns: list = []

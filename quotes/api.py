@@ -1,0 +1,3 @@
+"""REST API of quotes."""
+
+routes: list = []
