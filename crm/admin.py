@@ -5,7 +5,7 @@ from django.contrib import admin
 from tenancy.admin import TenantModelAdmin
 
 from .models import Account, Contact, Deal
-from .services import save_deal
+from .services import save_account, save_contact, save_deal
 
 
 @admin.register(Account)
@@ -14,12 +14,18 @@ class AccountAdmin(TenantModelAdmin):
     list_filter = ["industry"]
     search_fields = ["name", "domain"]
 
+    def save_model(self, request, obj, form, change):
+        save_account(obj)
+
 
 @admin.register(Contact)
 class ContactAdmin(TenantModelAdmin):
     list_display = ["__str__", "email", "phone", "account", "owner", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_select_related = ["account", "owner"]
+
+    def save_model(self, request, obj, form, change):
+        save_contact(obj)
 
 
 @admin.register(Deal)

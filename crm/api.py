@@ -7,7 +7,7 @@ from rest_framework import serializers
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from .models import Account, Contact, Deal, currency_code
-from .services import save_deal
+from .services import save_account, save_contact, save_deal
 
 User = get_user_model()
 
@@ -28,6 +28,12 @@ class AccountSerializer(TenantModelSerializer):
         model = Account
         fields = [*RECORD_FIELDS, "name", "domain", "industry", "phone", "website", "owner"]
         read_only_fields = RECORD_FIELDS
+
+    def create(self, validated_data):
+        return save_account(Account(), **validated_data)
+
+    def update(self, instance, validated_data):
+        return save_account(instance, **validated_data)
 
 
 class ContactSerializer(TenantModelSerializer):
@@ -51,6 +57,12 @@ class ContactSerializer(TenantModelSerializer):
             "notes",
         ]
         read_only_fields = RECORD_FIELDS
+
+    def create(self, validated_data):
+        return save_contact(Contact(), **validated_data)
+
+    def update(self, instance, validated_data):
+        return save_contact(instance, **validated_data)
 
 
 class UpperCaseCharField(serializers.CharField):

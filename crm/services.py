@@ -3,7 +3,58 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Contact, Deal
+from .models import Account, Contact, Deal
+
+# Bookkeeping columns that never count as a change a workflow reacts to.
+UNTRACKED_FIELDS = frozenset({"id", "company", "created_at", "updated_at", "is_deleted"})
+
+
+def _tracked_fields(model):
+    return [field for field in model._meta.concrete_fields if field.name not in UNTRACKED_FIELDS]
+
+
+def _stored_values(instance) -> dict | None:
+    """The record's fields as stored before this save, or None for a new record."""
+    if instance._state.adding:
+        return None
+    columns = [field.attname for field in _tracked_fields(type(instance))]
+    return type(instance).objects.filter(pk=instance.pk).values(*columns).first()
+
+
+def _announce_change(instance, before: dict | None) -> dict:
+    """Tell workflows a record was created or changed; returns {field: (old, new)} of what changed."""
+    changed = {}
+    for field in _tracked_fields(type(instance)):
+        new = field.to_python(getattr(instance, field.attname))
+        old = None if before is None else before[field.attname]
+        if before is None or old != new:
+            changed[field.name] = (old, new)
+    from workflows import services as workflow_services  # workflows build on the sales core
+
+    workflow_services.record_changed(instance, created=before is None, changed_fields=changed)
+    return changed
+
+
+@transaction.atomic
+def save_contact(contact: Contact, **changes) -> Contact:
+    """Create or update a contact; workflows watching contacts hear of it once."""
+    before = _stored_values(contact)
+    for field, value in changes.items():
+        setattr(contact, field, value)
+    contact.save()
+    _announce_change(contact, before)
+    return contact
+
+
+@transaction.atomic
+def save_account(account: Account, **changes) -> Account:
+    """Create or update an account; workflows watching accounts hear of it once."""
+    before = _stored_values(account)
+    for field, value in changes.items():
+        setattr(account, field, value)
+    account.save()
+    _announce_change(account, before)
+    return account
 
 
 def apply_stage_rules(deal: Deal, *, previous_stage: str | None) -> None:
@@ -16,14 +67,16 @@ def apply_stage_rules(deal: Deal, *, previous_stage: str | None) -> None:
 
 @transaction.atomic
 def save_deal(deal: Deal, **changes) -> Deal:
-    """Create or update a deal, keeping its closing time consistent with its stage."""
-    previous_stage = (
-        None if deal._state.adding else Deal.objects.values_list("stage", flat=True).get(pk=deal.pk)
-    )
+    """Create or update a deal, keeping its closing time consistent with its stage.
+
+    Workflows watching deals hear of it once, with the fields that changed.
+    """
+    before = _stored_values(deal)
     for field, value in changes.items():
         setattr(deal, field, value)
-    apply_stage_rules(deal, previous_stage=previous_stage)
+    apply_stage_rules(deal, previous_stage=None if before is None else before["stage"])
     deal.save()
+    _announce_change(deal, before)
     return deal
 
 
@@ -36,7 +89,7 @@ def contact_for_phone(phone: str, *, create: bool = False) -> Contact | None:
     """The current company's oldest contact with this number; with `create`, a new one named after it."""
     contact = Contact.objects.filter(phone=phone).order_by("created_at", "pk").first()
     if contact is None and create:
-        contact = Contact.objects.create(first_name=phone[:100], phone=phone)
+        contact = save_contact(Contact(first_name=phone[:100], phone=phone))
     return contact
 
 

@@ -203,6 +203,15 @@ SPECTACULAR_SETTINGS = {
     # Schema generation only calls .none() on it; the scoped default manager refuses to run without
     # a company, and the schema is built for anonymous readers and by the management command.
     "DEFAULT_QUERY_MANAGER": "_base_manager",
+    # Many models have a `status`; each choice set gets a stable, readable schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "documents.models.Document.Status",
+        "DocumentSignatureStatusEnum": "documents.models.DocumentSignature.Status",
+        "QuoteStatusEnum": "quotes.models.Quote.Status",
+        "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
+        "WorkflowStepStatusEnum": "workflows.models.StepStatus",
+        "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+    },
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -226,9 +235,23 @@ TWILIO_HTTP_TIMEOUT = float(os.environ.get("TWILIO_HTTP_TIMEOUT", "10"))
 
 # Sends still queued this long after they were recorded are queued again (broker outages).
 OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "120"))
+# Workflows: a failed step is tried up to WORKFLOW_STEP_MAX_ATTEMPTS times, waiting the n-th backoff
+# (the last one repeats) after the n-th failure. Outbound webhooks reach public addresses only,
+# unless WORKFLOW_WEBHOOK_ALLOW_PRIVATE (for development and tests against a local receiver).
+WORKFLOW_STEP_MAX_ATTEMPTS = int(os.environ.get("WORKFLOW_STEP_MAX_ATTEMPTS", "4"))
+WORKFLOW_RETRY_BACKOFF_SECONDS = [
+    float(seconds) for seconds in env_list("WORKFLOW_RETRY_BACKOFF_SECONDS", "10,60,300")
+]
+WORKFLOW_WEBHOOK_ALLOW_PRIVATE = env_bool("WORKFLOW_WEBHOOK_ALLOW_PRIVATE", False)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-sends": {"task": "messaging.requeue_stalled_sends", "schedule": 60.0},
     "dispatch-due-campaigns": {"task": "messaging.dispatch_due_campaigns", "schedule": 60.0},
+    "dispatch-scheduled-workflows": {"task": "workflows.dispatch_scheduled", "schedule": 60.0},
+    "requeue-stalled-signing-links": {
+        "task": "documents.requeue_stalled_signature_requests",
+        "schedule": 60.0,
+    },
+    "expire-overdue-documents": {"task": "documents.dispatch_overdue_documents", "schedule": 300.0},
 }
 
 LOGGING = {

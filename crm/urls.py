@@ -13,6 +13,7 @@ from files import api as files_api
 from messaging import api as messaging_api
 from quotes import api as quotes_api
 from tenancy.routers import OptionalSlashRouter
+from workflows import api as workflows_api
 
 router = OptionalSlashRouter()
 API_ROUTES = [
@@ -22,6 +23,7 @@ API_ROUTES = [
     *files_api.routes,
     *documents_api.routes,
     *quotes_api.routes,
+    *workflows_api.routes,
 ]
 for prefix, viewset, basename in API_ROUTES:
     router.register(prefix, viewset, basename=basename)
@@ -32,6 +34,8 @@ urlpatterns = [
     re_path(r"^api/twilio/sms/", include("messaging.urls")),
     re_path(r"^api/twilio/voice/", include("calls.urls")),
     re_path(r"^api/public/files/", include("files.urls")),
+    re_path(r"^api/public/workflows/", include("workflows.urls")),
+    re_path(r"^api/analytics", include("crm.analytics_api")),
     path("", include("documents.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     re_path(

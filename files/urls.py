@@ -1,3 +1,11 @@
-"""Public, token-signed file downloads, under /api/public/files/."""
+"""Public, token-signed file downloads, under /api/public/files/ (no login: the token is the grant)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from .api import PublicFileDownloadView
+
+urlpatterns = [
+    re_path(
+        r"^(?P<token>[A-Za-z0-9_\-.:]+)/?$", PublicFileDownloadView.as_view(), name="files-public-download"
+    ),
+]

@@ -33,19 +33,20 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
-def enqueue_after_commit(task, *, company_id, **kwargs) -> None:
+def enqueue_after_commit(task, *, company_id, countdown: float | None = None, **kwargs) -> None:
     """Queue a tenant task once the current transaction commits, so it sees the rows it needs.
 
     A broker outage does not fail the request: the record stays queued in the database and the
-    outbox job queues it again once the broker is back.
+    outbox job queues it again once the broker is back. `countdown` delays the task (retries, waits).
     """
     kwargs["company_id"] = str(company_id)
-    transaction.on_commit(lambda: _apply_async_or_log(task, kwargs), robust=True)
+    options = {"countdown": countdown} if countdown else {}
+    transaction.on_commit(lambda: _apply_async_or_log(task, kwargs, options), robust=True)
 
 
-def _apply_async_or_log(task, kwargs) -> None:
+def _apply_async_or_log(task, kwargs, options=None) -> None:
     try:
-        task.apply_async(kwargs=kwargs)
+        task.apply_async(kwargs=kwargs, **(options or {}))
     except Exception:
         logger.warning(
             "could not queue %s %s; the outbox will queue it again", task.name, kwargs, exc_info=True

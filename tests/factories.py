@@ -19,6 +19,7 @@ from messaging.models import (
 from quotes.models import Quote, QuoteLineItem
 from tenancy.context import company_context
 from tenancy.models import Company, User
+from workflows.models import Workflow, WorkflowExecution
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -275,3 +276,25 @@ class QuoteLineItemFactory(TenantFactory):
     description = "Consulting"
     quantity = "1.000"
     unit_price = "100.00"
+
+
+class WorkflowFactory(TenantFactory):
+    class Meta:
+        model = Workflow
+
+    company = factory.SubFactory(CompanyFactory)
+    user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"))
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+    trigger = Workflow.Trigger.MANUAL
+    actions = factory.LazyFunction(lambda: [{"type": "create_notification", "params": {"title": "Hello"}}])
+    secret = factory.Sequence(lambda n: f"workflow-secret-{n:024d}")
+
+
+class WorkflowExecutionFactory(TenantFactory):
+    class Meta:
+        model = WorkflowExecution
+
+    company = factory.SelfAttribute("workflow.company")
+    workflow = factory.SubFactory(WorkflowFactory)
+    trigger = factory.SelfAttribute("workflow.trigger")
+    status = WorkflowExecution.Status.SUCCEEDED

@@ -33,6 +33,8 @@ class Registration:
     factory: Any
     payload: Callable[[Company], dict]
     owned_by: Callable[[Company], dict] = owned_by_company
+    # How the payload is sent: "multipart" for a create that is an upload.
+    format: str = "json"
 
     def create(self, company: Company, **overrides):
         """A row of this model owned by `company`, built with the factory."""
@@ -181,10 +183,17 @@ def check_foreign_rows_hidden(url: str, viewset: type[TenantViewSet], tenants: T
 
     attempts = [
         ("GET", lambda: tenants.client_b.get(detail)),
-        ("PUT", lambda: tenants.client_b.put(detail, registration.payload(tenants.company_b), format="json")),
+        (
+            "PUT",
+            lambda: tenants.client_b.put(
+                detail, registration.payload(tenants.company_b), format=registration.format
+            ),
+        ),
         (
             "PATCH",
-            lambda: tenants.client_b.patch(detail, registration.payload(tenants.company_b), format="json"),
+            lambda: tenants.client_b.patch(
+                detail, registration.payload(tenants.company_b), format=registration.format
+            ),
         ),
         ("DELETE", lambda: tenants.client_b.delete(detail)),
     ]
@@ -258,7 +267,7 @@ def check_foreign_references_refused(url: str, viewset: type[TenantViewSet], ten
         counts = (count_rows(model, tenants.company_a), count_rows(model, tenants.company_b))
 
         body = {**registration.payload(tenants.company_b), relation.name: value}
-        response = tenants.client_b.post(url, body, format="json")
+        response = tenants.client_b.post(url, body, format=registration.format)
         assert response.status_code == 400 and relation.name in response.json(), (
             f"{viewset.__name__}: company B's POST with {relation.name} = company A's "
             f"{relation.related_model.__name__} answered {response.status_code} {response.content}, "
@@ -280,7 +289,7 @@ def check_foreign_references_refused(url: str, viewset: type[TenantViewSet], ten
         )
 
     counts = count_rows(model, tenants.company_b)
-    response = tenants.client_b.post(url, registration.payload(tenants.company_b), format="json")
+    response = tenants.client_b.post(url, registration.payload(tenants.company_b), format=registration.format)
     if "post" not in viewset.http_method_names:
         # Rows only the system creates (notifications): the collection refuses every POST.
         assert response.status_code == 405, (

@@ -16,6 +16,8 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         # Platform jobs that find work across companies, then act inside each company.
         ("messaging/tasks/outbox.py", "all-companies"),
         ("messaging/tasks/email.py", "all-companies"),
+        ("workflows/tasks.py", "all-companies"),
+        ("documents/tasks.py", "all-companies"),
     }
 )
 

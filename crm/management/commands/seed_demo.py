@@ -16,7 +16,15 @@ DEMO_PASSWORD = "demo-pass-2026"
 SUPER_ADMIN_EMAIL = "support@platform.example"
 NAMED_COMPANIES = [("Acme Corporation", "acme"), ("Globex Industries", "globex")]
 # Each app adds its seeder here, in dependency order: seeder(company, users, rng, per_company).
-SEEDERS = ["crm.demo.seed_sales", "messaging.demo.seed_messaging", "calls.demo.seed_calls"]
+SEEDERS = [
+    "crm.demo.seed_sales",
+    "messaging.demo.seed_messaging",
+    "calls.demo.seed_calls",
+    "files.demo.seed_files",
+    "documents.demo.seed_documents",
+    "quotes.demo.seed_quotes",
+    "workflows.demo.seed_workflows",
+]
 
 
 def demo_company_identity(index: int) -> tuple[str, str]:

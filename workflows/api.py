@@ -1,0 +1,368 @@
+"""REST API of workflows: /api/workflows, with test, run, executions, cancel and the signing secret."""
+
+from contextlib import contextmanager
+
+import django_filters
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
+from tenancy.api.auth import DetailSerializer
+
+from . import services
+from .models import StepStatus, Workflow, WorkflowExecution
+from .records import record_types
+from .rules import ACTION_TYPES, ACTIONS_SCHEMA, CONDITIONS_SCHEMA
+
+RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
+
+
+@contextmanager
+def refusals_as_400():
+    """A workflow or run the services refuse becomes a 400 keyed by field."""
+    try:
+        yield
+    except (services.InvalidWorkflow, services.RunRefused) as error:
+        raise serializers.ValidationError(error.errors) from error
+
+
+@extend_schema_field(CONDITIONS_SCHEMA)
+class ConditionsField(serializers.JSONField):
+    """Conditions as documented in docs/WORKFLOWS.md."""
+
+
+@extend_schema_field(ACTIONS_SCHEMA)
+class ActionsField(serializers.JSONField):
+    """Actions as documented in docs/WORKFLOWS.md."""
+
+
+class WorkflowSerializer(TenantModelSerializer):
+    """A trigger, conditions that must all hold, and actions run in order in the background."""
+
+    record_type = serializers.ChoiceField(
+        choices=[],
+        required=False,
+        allow_blank=True,
+        help_text="The record the workflow watches (record triggers) or acts on; empty for none.",
+    )
+    conditions = ConditionsField(
+        required=False,
+        help_text=(
+            "A list of {field, op, value}; ops: eq, ne, gt, gte, lt, lte, in, contains, changed, "
+            "changed_to. All must hold."
+        ),
+    )
+    actions = ActionsField(
+        help_text=(
+            "Ordered {type, params}: send_email, send_sms, create_notification, update_field, webhook, wait."
+        )
+    )
+    schedule_interval_seconds = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Schedule trigger: run every N seconds (60 or more)."
+    )
+    schedule_cron = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Schedule trigger: a five-field cron expression in UTC, e.g. `0 9 * * mon-fri`.",
+    )
+    webhook_url = serializers.SerializerMethodField(
+        help_text="Webhook trigger: where to POST, signed with the workflow's secret (X-CRM-Signature)."
+    )
+
+    class Meta:
+        model = Workflow
+        fields = [
+            *RECORD_FIELDS,
+            "user",
+            "name",
+            "description",
+            "is_active",
+            "trigger",
+            "record_type",
+            "conditions",
+            "actions",
+            "schedule_interval_seconds",
+            "schedule_cron",
+            "next_run_at",
+            "webhook_url",
+        ]
+        read_only_fields = [*RECORD_FIELDS, "user", "next_run_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["record_type"].choices = sorted(record_types())
+
+    def get_webhook_url(self, workflow) -> str | None:
+        if workflow.trigger != Workflow.Trigger.WEBHOOK:
+            return None
+        return settings.PUBLIC_BASE_URL + reverse("workflow-hook", kwargs={"workflow_id": workflow.pk})
+
+    def create(self, validated_data):
+        with refusals_as_400():
+            return services.save_workflow(Workflow(), **validated_data)
+
+    def update(self, instance, validated_data):
+        with refusals_as_400():
+            return services.save_workflow(instance, **validated_data)
+
+
+class StepSerializer(serializers.Serializer):
+    """One step of an execution's log."""
+
+    index = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=list(ACTION_TYPES))
+    params = serializers.JSONField(help_text="The action's parameters when the execution started.")
+    status = serializers.ChoiceField(choices=StepStatus.choices)
+    output = serializers.JSONField(allow_null=True, help_text="What the step did, e.g. the e-mail it queued.")
+    error = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a failed step is retried, or a wait ends."
+    )
+
+
+EXECUTION_FIELDS = [
+    *RECORD_FIELDS,
+    "workflow",
+    "status",
+    "trigger",
+    "trigger_payload",
+    "record_type",
+    "record_id",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "resume_at",
+    "error",
+    "triggered_by",
+]
+
+
+class WorkflowExecutionSerializer(TenantModelSerializer):
+    """One run of a workflow, without its step log."""
+
+    class Meta:
+        model = WorkflowExecution
+        fields = EXECUTION_FIELDS
+        read_only_fields = fields
+
+
+class WorkflowExecutionPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = WorkflowExecutionSerializer(many=True)
+
+
+class WorkflowExecutionDetailSerializer(WorkflowExecutionSerializer):
+    """One run of a workflow with each step's status, output, error, attempts and times."""
+
+    steps = StepSerializer(many=True, read_only=True)
+
+    class Meta(WorkflowExecutionSerializer.Meta):
+        fields = [*EXECUTION_FIELDS, "steps"]
+        read_only_fields = fields
+
+
+class RunRequestSerializer(serializers.Serializer):
+    record_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="The record to act on (workflows with a record type)."
+    )
+    payload = serializers.DictField(
+        required=False, help_text="Data conditions are tested against (workflows without a record type)."
+    )
+
+
+class TestRequestSerializer(RunRequestSerializer):
+    changed_fields = serializers.DictField(
+        child=serializers.ListField(min_length=2, max_length=2, allow_empty=False),
+        required=False,
+        help_text='Simulate a record update for changed / changed_to, e.g. {"stage": ["qualified", "won"]}.',
+    )
+
+
+class ConditionResultSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    op = serializers.CharField()
+    value = serializers.JSONField(allow_null=True)
+    actual = serializers.JSONField(allow_null=True, help_text="The value found on the record or payload.")
+    met = serializers.BooleanField(
+        allow_null=True, help_text="null: a change condition with no change given."
+    )
+
+
+class ActionPreviewSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    type = serializers.CharField()
+    would = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            "What the step would do: e-mail recipient and subject, SMS recipient and body, notification "
+            "recipients, field change old -> new, webhook URL and payload, wait seconds."
+        ),
+    )
+    error = serializers.CharField(allow_blank=True, help_text="Why the step would fail, if it would.")
+
+
+class DryRunSerializer(serializers.Serializer):
+    conditions_met = serializers.BooleanField()
+    conditions = ConditionResultSerializer(many=True)
+    actions = ActionPreviewSerializer(many=True)
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        help_text="HMAC-SHA256 key of X-CRM-Signature on inbound and outbound webhooks; keep it private."
+    )
+
+
+class WorkflowFilter(django_filters.FilterSet):
+    trigger = django_filters.MultipleChoiceFilter(choices=Workflow.Trigger.choices)
+    record_type = django_filters.CharFilter()
+    is_active = django_filters.BooleanFilter()
+    user = django_filters.UUIDFilter(field_name="user_id")
+
+    class Meta:
+        model = Workflow
+        fields = ["trigger", "record_type", "is_active", "user"]
+
+
+EXECUTION_ID = OpenApiParameter("execution_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class WorkflowViewSet(TenantViewSet):
+    """Workflows: what triggers them, their conditions and actions, dry runs, runs and executions."""
+
+    model = Workflow
+    serializer_class = WorkflowSerializer
+    filterset_class = WorkflowFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at", "updated_at", "next_run_at"]
+    ordering = ["name"]
+
+    def perform_destroy(self, instance):
+        services.delete_workflow(instance)
+
+    def _request_body(self, serializer_class):
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+    @extend_schema(request=TestRequestSerializer, responses={200: DryRunSerializer, 400: DetailSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Dry run: evaluate the conditions and show what each action would do, changing nothing."""
+        workflow = self.get_object()
+        body = self._request_body(TestRequestSerializer)
+        with refusals_as_400():
+            result = services.dry_run(workflow, **body)
+        return Response(DryRunSerializer(result).data)
+
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={202: WorkflowExecutionDetailSerializer, 400: DetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run now on a record or a payload; the execution runs in the background."""
+        workflow = self.get_object()
+        body = self._request_body(RunRequestSerializer)
+        with refusals_as_400():
+            execution = services.run_manually(workflow, user=request.user, **body)
+        return Response(
+            WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=WorkflowExecution.Status.values),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: WorkflowExecutionPageSerializer, 400: DetailSerializer},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def executions(self, request, pk=None):
+        """The workflow's executions, newest first, optionally of one status."""
+        workflow = self.get_object()
+        executions = WorkflowExecution.objects.filter(workflow=workflow).order_by("-created_at", "-pk")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in WorkflowExecution.Status.values:
+                raise BadRequest(f"status is one of: {', '.join(WorkflowExecution.Status.values)}.")
+            executions = executions.filter(status=wanted)
+        page = self.paginate_queryset(executions)
+        return self.get_paginated_response(
+            WorkflowExecutionSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
+
+    def _execution(self, execution_id) -> WorkflowExecution:
+        workflow = self.get_object()
+        execution = (
+            WorkflowExecution.objects.filter(workflow=workflow, pk=services.parse_uuid(execution_id))
+            .select_related("workflow")
+            .first()
+        )
+        if execution is None:
+            raise NotFound("No such execution of this workflow.")
+        return execution
+
+    @extend_schema(
+        operation_id="workflows_executions_detail",
+        parameters=[EXECUTION_ID],
+        responses={200: WorkflowExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path=r"executions/(?P<execution_id>[^/.]+)", filter_backends=[])
+    def execution(self, request, pk=None, execution_id=None):
+        """One execution with its step log."""
+        execution = self._execution(execution_id)
+        return Response(
+            WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        parameters=[EXECUTION_ID],
+        request=None,
+        responses={200: WorkflowExecutionDetailSerializer, 400: DetailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"executions/(?P<execution_id>[^/.]+)/cancel",
+        filter_backends=[],
+    )
+    def cancel(self, request, pk=None, execution_id=None):
+        """Stop a pending or running execution; the steps it has not run are skipped."""
+        execution = self._execution(execution_id)
+        try:
+            execution = services.cancel_execution(execution, user=request.user)
+        except services.CannotCancel as error:
+            raise BadRequest(str(error)) from error
+        return Response(
+            WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(responses={200: SecretSerializer})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def secret(self, request, pk=None):
+        """The workflow's signing secret, for the sender of its inbound webhooks and its receivers."""
+        return Response(SecretSerializer({"secret": self.get_object().secret}).data)
+
+    @extend_schema(request=None, responses={200: SecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """Replace the signing secret; requests signed with the old one are refused from now on."""
+        return Response(SecretSerializer({"secret": services.rotate_secret(self.get_object())}).data)
+
+
+routes = [("workflows", WorkflowViewSet, "workflow")]

@@ -1,0 +1,85 @@
+"""HMAC-SHA256 signatures of webhook bodies, and the outbound webhook request itself."""
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+from .rules import address_allowed
+
+SIGNATURE_HEADER = "X-CRM-Signature"
+DELIVERY_HEADER = "X-CRM-Delivery"
+SIGNATURE_PREFIX = "sha256="
+RESPONSE_EXCERPT = 500
+
+
+def new_secret() -> str:
+    """A fresh signing secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-CRM-Signature value of a body: "sha256=" and the hex HMAC-SHA256 under the secret."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, body: bytes, header: str) -> bool:
+    """Whether a received signature header is the body's signature, compared in constant time."""
+    if not secret or not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    return hmac.compare_digest(signature(secret, body).encode(), header.strip().encode())
+
+
+class WebhookRefused(Exception):
+    """The address may not be called at all (not http(s), or private); retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status_code: int
+    response_excerpt: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+def _check_destination(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookRefused("Only http and https URLs are called.")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise ConnectionError(f"Cannot resolve {parts.hostname}: {error}") from error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address_allowed(address):
+            raise WebhookRefused(
+                f"{parts.hostname} resolves to {address}, a private or local address; "
+                "outbound webhooks only reach public addresses."
+            )
+
+
+def post_signed(*, url: str, body: bytes, secret: str, timeout: float, delivery_id: str) -> WebhookResult:
+    """POST a JSON body signed with the secret; redirects are not followed (they could lead inside)."""
+    _check_destination(url)
+    response = requests.post(
+        url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "crm-workflows/1",
+            SIGNATURE_HEADER: signature(secret, body),
+            DELIVERY_HEADER: delivery_id,
+        },
+        timeout=timeout,
+        allow_redirects=False,
+    )
+    return WebhookResult(response.status_code, response.text[:RESPONSE_EXCERPT])
