@@ -667,10 +667,8 @@ def _complete(document: Document) -> None:
     document.save(update_fields=["status", "completed_at", "updated_at"])
     from quotes import services as quote_services
 
-    # Quotes sent for signature through this document become accepted (once quotes provide the hook).
-    accept_quotes = getattr(quote_services, "accept_quotes_signed_through", None)
-    if accept_quotes is not None:
-        accept_quotes(document)
+    # A quote sent for signature through this document is accepted by the last signature.
+    quote_services.accept_quotes_signed_through(document)
     signers = ", ".join(signature.signer_name for signature in document.signatures.order_by("order"))
     _tell_owner(document, title=f"{document.name} is signed", body=f"Signed by everyone: {signers}.")
 
@@ -697,6 +695,10 @@ def decline(
         _void_outstanding(document, requester=SYSTEM, reason=f"{locked.signer_name} declined to sign.")
         document.status = Document.Status.DECLINED
         document.save(update_fields=["status", "updated_at"])
+        from quotes import services as quote_services
+
+        # A quote sent for signature through this document is declined with it.
+        quote_services.decline_quotes_signed_through(document)
         _tell_owner(
             document,
             title=f"{locked.signer_name} declined to sign {document.name}",

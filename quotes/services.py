@@ -366,6 +366,15 @@ def decline_quote(quote: Quote) -> Quote:
     return quote
 
 
+def decline_quotes_signed_through(document) -> list[Quote]:
+    """Decline the quotes sent as this document when a signer declined it (called by documents)."""
+    quotes = list(Quote.objects.select_for_update().filter(document=document, status=Quote.Status.SENT))
+    for quote in quotes:
+        quote.status = Quote.Status.DECLINED
+        quote.save(update_fields=["status", "updated_at"])
+    return quotes
+
+
 def default_signers(quote: Quote) -> list[dict]:
     """The quote's contact as the one signer, when the contact has an e-mail address."""
     contact = quote.contact

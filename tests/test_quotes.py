@@ -787,6 +787,30 @@ def test_a_quote_out_for_signature_or_accepted_is_not_sent_again(client_a, compa
     assert len(documents_of(company_a)) == 1
 
 
+def test_a_declined_signature_declines_the_quote_and_leaves_the_deal_open(
+    client_a, company_a, company_b, django_capture_on_commit_callbacks
+):
+    """A customer declining the signature declines the quote; its deal stays open, B's quotes stay sent."""
+    deal_a = deal_of(company_a)
+    quote = new_quote(company_a, deal=deal_a)
+    quote_b = sent_quote(company_b, deal=deal_of(company_b))
+    with django_capture_on_commit_callbacks(execute=True):
+        client_a.post(f"/api/quotes/{quote.pk}/send-for-signature", {}, format="json")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        declined = Client().post(
+            f"/api/public/signatures/{signing_token(quote.contact.email)}/decline",
+            {"reason": "Too expensive"},
+            content_type="application/json",
+        )
+
+    assert declined.status_code == 200, declined.content
+    assert stored(quote).status == "declined"
+    with company_context(company_a):
+        assert Deal.objects.get(pk=deal_a.pk).stage == Deal.Stage.QUALIFIED
+    assert stored(quote_b).status == "sent"
+
+
 def test_accept_quotes_signed_through_only_touches_that_document(company_a):
     """The hook documents call accepts the quotes linked to that document and no other."""
     linked, other = sent_quote(company_a), sent_quote(company_a)
