@@ -352,7 +352,11 @@ def _seconds(value: str) -> int | None:
         seconds = int(value)
     except (TypeError, ValueError):
         return None
-    return seconds if seconds >= 0 else None
+    # Twilio reports whole seconds of a call; anything beyond a day of talk is not a duration.
+    return seconds if 0 <= seconds <= MAX_CALL_SECONDS else None
+
+
+MAX_CALL_SECONDS = 24 * 60 * 60
 
 
 def _timestamp(value: str) -> datetime:

@@ -192,6 +192,9 @@ class DocumentViewSet(TenantViewSet):
         )
 
     def perform_destroy(self, instance):
+        if instance.status == instance.Status.SENT:
+            # Deleting a document out for signature voids its links: the owner's or a manager's call.
+            self._require_manager(instance)
         with rule_errors_as_400():
             services.delete_document(instance, user=self.request.user)
 

@@ -2,12 +2,13 @@
 
 import json
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from django.views import View
@@ -25,6 +26,9 @@ from .models import PhoneNumber, TwilioSettings
 
 logger = logging.getLogger("messaging.twilio")
 SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"
+# Twilio identifiers are two letters and 32 hex digits; anything else is refused before use.
+SID_PARAMETERS = ("MessageSid", "SmsSid", "CallSid", "RecordingSid", "AccountSid")
+SID_FORMAT = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 
 class TwilioNotConfigured(Exception):
@@ -97,6 +101,13 @@ class TwilioWebhookView(View):
             if not signature_is_valid(request, TwilioSettings.objects.first()):
                 logger.warning("refused Twilio webhook with a bad signature: %s", request.path)
                 return HttpResponseForbidden("Invalid X-Twilio-Signature.")
+            malformed = [
+                name
+                for name in SID_PARAMETERS
+                if request.POST.get(name) and not SID_FORMAT.match(request.POST[name])
+            ]
+            if malformed:
+                return HttpResponseBadRequest(f"Malformed {', '.join(malformed)}.")
             phone_number = PhoneNumber.objects.get(number=number)
             return self.handle(request, phone_number, *args, **kwargs)
 

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
@@ -356,13 +356,23 @@ class WorkflowViewSet(TenantViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def secret(self, request, pk=None):
         """The workflow's signing secret, for the sender of its inbound webhooks and its receivers."""
-        return Response(SecretSerializer({"secret": self.get_object().secret}).data)
+        return Response(SecretSerializer({"secret": self._managed_workflow().secret}).data)
 
     @extend_schema(request=None, responses={200: SecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         """Replace the signing secret; requests signed with the old one are refused from now on."""
-        return Response(SecretSerializer({"secret": services.rotate_secret(self.get_object())}).data)
+        return Response(SecretSerializer({"secret": services.rotate_secret(self._managed_workflow())}).data)
+
+    def _managed_workflow(self):
+        """The workflow, when the requester owns it or manages the company; its secret is theirs only."""
+        workflow = self.get_object()
+        user = self.request.user
+        if not (user.can_manage_company or workflow.user_id == user.pk):
+            raise PermissionDenied(
+                "Only the workflow's owner or a company owner or admin may see its secret."
+            )
+        return workflow
 
 
 routes = [("workflows", WorkflowViewSet, "workflow")]

@@ -208,9 +208,10 @@ def receive_sms(phone_number: PhoneNumber, *, sid: str, from_number: str, body: 
                 twilio_sid=sid,
             )
     except IntegrityError:
-        if SmsMessage.objects.filter(twilio_sid=sid).exists():
-            return None
-        raise
+        # Stored already: by a concurrent retry of this webhook, or (never by Twilio) by another
+        # company, whose row this company must neither see nor overwrite.
+        logger.warning("inbound SMS %s was stored already; ignoring the duplicate", sid)
+        return None
     keyword = body.strip().upper()
     if keyword in STOP_KEYWORDS:
         crm_services.record_sms_opt_out(from_number, True)

@@ -43,6 +43,8 @@ def requeue_stalled_sends() -> int:
                 .order_by("updated_at")
                 .values_list("pk", "company_id")[:BATCH]
             )
+            # Queued again now: the next sweep waits a full interval before trying these rows again.
+            model.objects.filter(pk__in=[pk for pk, _ in stalled]).update(updated_at=timezone.now())
         for pk, company_id in stalled:
             task.apply_async(kwargs={"company_id": str(company_id), id_keyword: str(pk)})
             requeued += 1

@@ -144,4 +144,8 @@ def exception_handler(exc, context):
             {"detail": "This record is still referenced by other records and cannot be deleted."},
             status=status.HTTP_409_CONFLICT,
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A bare list of messages (a non-field error raised as a list) still answers with `detail`.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
+    return response
