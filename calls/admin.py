@@ -2,13 +2,15 @@
 
 from django.contrib import admin
 
-from tenancy.admin import TenantModelAdmin
+from tenancy.admin import ServiceRecordAdmin
 
 from .models import Call
 
 
 @admin.register(Call)
-class CallAdmin(TenantModelAdmin):
+class CallAdmin(ServiceRecordAdmin):
+    """Calls are recorded by the calls services and webhooks; viewed here, never added or edited."""
+
     list_display = [
         "created_at",
         "direction",

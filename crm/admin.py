@@ -1,4 +1,8 @@
-"""Admin pages of the sales core."""
+"""Admin pages of the sales core.
+
+Saves go through the sales services (which tell workflows of the change); TenantModelAdmin runs
+them inside the record's own company, also for a super admin acting across all companies.
+"""
 
 from django.contrib import admin
 
@@ -13,8 +17,9 @@ class AccountAdmin(TenantModelAdmin):
     list_display = ["name", "industry", "domain", "owner", "created_at"]
     list_filter = ["industry"]
     search_fields = ["name", "domain"]
+    list_select_related = ["owner"]
 
-    def save_model(self, request, obj, form, change):
+    def save_record(self, request, obj, form, change):
         save_account(obj)
 
 
@@ -24,7 +29,7 @@ class ContactAdmin(TenantModelAdmin):
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_select_related = ["account", "owner"]
 
-    def save_model(self, request, obj, form, change):
+    def save_record(self, request, obj, form, change):
         save_contact(obj)
 
 
@@ -36,5 +41,5 @@ class DealAdmin(TenantModelAdmin):
     readonly_fields = ["closed_at"]
     list_select_related = ["account", "owner"]
 
-    def save_model(self, request, obj, form, change):
+    def save_record(self, request, obj, form, change):
         save_deal(obj)

@@ -3,10 +3,11 @@
 from django import forms
 from django.contrib import admin
 
-from tenancy.admin import TenantModelAdmin
+from tenancy.admin import ManagedSettingsAdmin, ServiceRecordAdmin, TenantModelAdmin
 from tenancy.context import company_context, current_company_id
 
 from .models import Email, EmailCampaign, EmailTemplate, Notification, PhoneNumber, SmsMessage, TwilioSettings
+from .services.email import TEMPLATE_PARTS, save_template, template_errors
 from .services.phone_numbers import NumberAlreadyRegistered, ensure_unregistered, normalize_number
 
 
@@ -44,7 +45,7 @@ class TwilioSettingsForm(forms.ModelForm):
 
 
 @admin.register(TwilioSettings)
-class TwilioSettingsAdmin(TenantModelAdmin):
+class TwilioSettingsAdmin(ManagedSettingsAdmin):
     form = TwilioSettingsForm
     list_display = ["account_sid", "token_hint", "last_tested_at", "last_test_ok"]
     readonly_fields = ["last_tested_at", "last_test_ok", "last_test_error"]
@@ -72,15 +73,16 @@ class PhoneNumberForm(forms.ModelForm):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(TenantModelAdmin):
+class PhoneNumberAdmin(ManagedSettingsAdmin):
     form = PhoneNumberForm
     list_display = ["number", "friendly_name", "sms_enabled", "voice_enabled", "user"]
     list_filter = ["sms_enabled", "voice_enabled"]
     search_fields = ["number", "friendly_name"]
+    list_select_related = ["user"]
 
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(TenantModelAdmin):
+class SmsMessageAdmin(ServiceRecordAdmin):
     list_display = ["created_at", "direction", "from_number", "to_number", "status", "contact", "user"]
     list_filter = ["direction", "status"]
     search_fields = ["from_number", "to_number", "body", "twilio_sid"]
@@ -96,10 +98,40 @@ class SmsMessageAdmin(TenantModelAdmin):
     ]
 
 
+class EmailTemplateForm(forms.ModelForm):
+    """The API's rules: allow-listed merge fields only, no template tags, a name unique in the company."""
+
+    class Meta:
+        model = EmailTemplate
+        fields = ["name", "subject", "body_text", "body_html", "user"]
+
+    def clean(self):
+        cleaned = super().clean()
+        parts = {part: cleaned[part] for part in TEMPLATE_PARTS if cleaned.get(part) is not None}
+        for part, problems in template_errors(**parts).items():
+            self.add_error(part, problems)
+        name = cleaned.get("name")
+        company = cleaned.get("company") or self.instance.company_id or current_company_id()
+        if name and company is not None:
+            with company_context(company):
+                # The same check as messaging.services.email.save_template, which the admin saves through.
+                taken = EmailTemplate.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+                if taken.exists():
+                    self.add_error("name", f"A template named {name!r} already exists.")
+        return cleaned
+
+
 @admin.register(EmailTemplate)
 class EmailTemplateAdmin(TenantModelAdmin):
+    form = EmailTemplateForm
     list_display = ["name", "subject", "user", "updated_at"]
     search_fields = ["name", "subject"]
+    list_select_related = ["user"]
+
+    def save_record(self, request, obj, form, change):
+        if not change and obj.user_id is None and request.user.company_id == obj.company_id:
+            obj.user = request.user
+        save_template(obj)
 
 
 @admin.register(EmailCampaign)
@@ -111,7 +143,7 @@ class EmailCampaignAdmin(TenantModelAdmin):
 
 
 @admin.register(Email)
-class EmailAdmin(TenantModelAdmin):
+class EmailAdmin(ServiceRecordAdmin):
     list_display = ["created_at", "to_email", "subject", "status", "campaign", "user"]
     list_filter = ["status"]
     search_fields = ["to_email", "subject"]
@@ -121,7 +153,21 @@ class EmailAdmin(TenantModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(TenantModelAdmin):
+    """A member sees and addresses only their own notifications; owners, admins and super admins all."""
+
     list_display = ["created_at", "user", "kind", "title", "read_at"]
     list_filter = ["kind"]
     search_fields = ["title", "body"]
     list_select_related = ["user"]
+
+    def get_queryset(self, request):
+        notifications = super().get_queryset(request)
+        if request.user.can_manage_company:
+            return notifications
+        return notifications.filter(user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and not request.user.can_manage_company:
+            field.queryset = field.queryset.filter(pk=request.user.pk)
+        return field

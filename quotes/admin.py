@@ -78,6 +78,7 @@ class QuoteLineItemInline(admin.TabularInline):
 class QuoteAdmin(TenantModelAdmin):
     inlines = [QuoteLineItemInline]
     list_display = ["number", "title", "status", "account", "contact", "total", "currency", "valid_until"]
+    list_select_related = ["account", "contact"]
     list_filter = ["status", "currency"]
     search_fields = ["title", "account__name", "contact__last_name", "contact__email"]
     ordering = ["-number"]

@@ -1,5 +1,7 @@
 """Admin pages for companies, users and the audit log, and the base admin of every tenant model."""
 
+from contextlib import AbstractContextManager, nullcontext
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -12,6 +14,19 @@ from .scoping import scoped_choices
 
 def _is_platform_admin(request) -> bool:
     return bool(getattr(request.user, "is_platform_admin", False))
+
+
+def inside_company_of(obj) -> AbstractContextManager:
+    """The record's own company while a super admin acts across all companies; else the request's scope.
+
+    Services called from the admin (workflow triggers, numbering, notifications) then see one
+    company, the record's, exactly as in a company user's request. Inside one company nothing
+    changes, so TenantModel.save still refuses a record of another company.
+    """
+    scope = current_scope()
+    if scope is not None and scope.company_id is None and getattr(obj, "company_id", None) is not None:
+        return company_context(obj.company_id)
+    return nullcontext()
 
 
 class TenantModelAdmin(admin.ModelAdmin):
@@ -32,6 +47,17 @@ class TenantModelAdmin(admin.ModelAdmin):
         if _is_platform_admin(request) and "company" not in filters:
             filters.insert(0, "company")
         return filters
+
+    def get_list_select_related(self, request):
+        related = super().get_list_select_related(request)
+        if (
+            isinstance(related, list | tuple)
+            and "company" not in related
+            and "company" in self.get_list_display(request)
+        ):
+            # The super admin's company column, in the changelist's one query instead of one per row.
+            return [*related, "company"]
+        return related
 
     def get_exclude(self, request, obj=None):
         excluded = list(super().get_exclude(request, obj) or [])
@@ -77,10 +103,24 @@ class TenantModelAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        with inside_company_of(obj):
+            self.save_record(request, obj, form, change)
+
+    def save_record(self, request, obj, form, change):
+        """Save the record inside its company; admins whose saves go through a service override this."""
         # TenantModel.save assigns the current company and refuses another company's row.
         obj.save()
 
+    def save_related(self, request, form, formsets, change):
+        with inside_company_of(form.instance):
+            super().save_related(request, form, formsets, change)
+
     def delete_model(self, request, obj):
+        with inside_company_of(obj):
+            self.delete_record(request, obj)
+
+    def delete_record(self, request, obj):
+        """Delete the record inside its company: a soft delete unless a service says otherwise."""
         obj.soft_delete()
 
     def delete_queryset(self, request, queryset):
@@ -106,6 +146,36 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self._is_member_staff(request) and request.user.can_manage_company
+
+
+class ManagedSettingsAdmin(TenantModelAdmin):
+    """Company settings: every staff member may look; only owners, admins and super admins change them."""
+
+    def _manages(self, request) -> bool:
+        return self._is_member_staff(request) and request.user.can_manage_company
+
+    def has_add_permission(self, request):
+        return self._manages(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._manages(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._manages(request)
+
+
+class ServiceRecordAdmin(TenantModelAdmin):
+    """Records only the services create (messages, calls): viewed here, soft-deleted by managers.
+
+    A row added or edited in the admin would skip every rule of the service (and a queued message
+    would really be sent by the outbox), so neither is offered.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class CompanyUserCreationForm(UserCreationForm):

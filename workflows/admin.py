@@ -70,7 +70,7 @@ class WorkflowAdmin(TenantModelAdmin):
     list_select_related = ["user"]
     readonly_fields = ["next_run_at"]
 
-    def save_model(self, request, obj, form, change):
+    def save_record(self, request, obj, form, change):
         if not change and obj.user_id is None and request.user.company_id:
             obj.user = request.user
         services.save_workflow(obj)

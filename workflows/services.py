@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from messaging.models import Notification
 from messaging.services.notifications import notify
+from tenancy.context import company_context
+from tenancy.exceptions import NoTenantContext
 from tenancy.tasks import enqueue_after_commit
 
 from . import actions
@@ -279,10 +281,21 @@ def record_changed(instance, *, created: bool, changed_fields: dict) -> list[Wor
 
     `changed_fields` maps each field that changed to (old, new). Called by the sales core's save
     services inside their transaction, so executions are queued only if the change commits.
+    Runs inside the record's own company whatever the caller's scope (a super admin's request spans
+    all companies), so only that company's workflows ever see the record.
     """
     record_type = record_type_of(instance)
     if record_type is None or (not created and not changed_fields):
         return []
+    if instance.company_id is None:
+        raise NoTenantContext(f"{type(instance).__name__} {instance.pk} has no company; no workflow runs.")
+    with company_context(instance.company_id):
+        return _start_record_workflows(instance, record_type, created=created, changed_fields=changed_fields)
+
+
+def _start_record_workflows(
+    instance, record_type: RecordType, *, created: bool, changed_fields: dict
+) -> list[WorkflowExecution]:
     chain = _chain.get()
     if len(chain) >= MAX_CHAIN_LENGTH:
         logger.warning("workflow chain %s is %s long; not triggering more", chain, len(chain))
