@@ -74,3 +74,31 @@ def test_a_list_shaped_error_still_answers_with_detail(client_a):
 
     assert response.status_code == 400
     assert isinstance(response.json(), dict) and response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_racing_with_one_token_yield_one_new_pair(user_a):
+    """A refresh token refreshes once, even when two requests present it at the same moment."""
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from tenancy.auth import issue_tokens
+
+    refresh_token = issue_tokens(user_a)["refresh_token"]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def refresh():
+        barrier.wait()
+        statuses.append(APIClient().post("/api/auth/refresh", {"refresh_token": refresh_token}).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200, 401]

@@ -141,7 +141,10 @@ class RefreshView(BearerChallengeMixin, APIView):
         if user is None:
             raise AuthenticationFailed("This token's user no longer exists.", code="user_not_found")
         check_user_may_hold_token(user, refresh)
-        refresh.blacklist()
+        # The blacklist row is unique per token: of two refreshes racing with one token, one wins.
+        _, first_use = refresh.blacklist()
+        if not first_use:
+            raise AuthenticationFailed("This refresh token was used already.", code="token_reused")
         return Response(issue_tokens(user))
 
 
