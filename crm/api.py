@@ -1,11 +1,11 @@
 """REST API of the sales core: /api/accounts, /api/contacts, /api/deals."""
 
-import django_filters
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
+from .filters import CONTACT_SEARCH_FIELDS, AccountFilter, ContactFilter, DealFilter
 from .models import Account, Contact, Deal, currency_code
 from .services import save_account, save_contact, save_deal
 
@@ -103,45 +103,6 @@ class DealSerializer(TenantModelSerializer):
         return save_deal(instance, **validated_data)
 
 
-class AccountFilter(django_filters.FilterSet):
-    owner = django_filters.UUIDFilter(field_name="owner_id")
-    industry = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = Account
-        fields = ["owner", "industry"]
-
-
-class ContactFilter(django_filters.FilterSet):
-    account = django_filters.UUIDFilter(field_name="account_id")
-    owner = django_filters.UUIDFilter(field_name="owner_id")
-    email = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = Contact
-        fields = ["account", "owner", "email"]
-
-
-class DealFilter(django_filters.FilterSet):
-    stage = django_filters.MultipleChoiceFilter(choices=Deal.Stage.choices)
-    owner = django_filters.UUIDFilter(field_name="owner_id")
-    account = django_filters.UUIDFilter(field_name="account_id")
-    contact = django_filters.UUIDFilter(field_name="contact_id")
-    currency = django_filters.CharFilter(lookup_expr="iexact")
-    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
-    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
-    close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
-    close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte")
-
-    class Meta:
-        model = Deal
-        fields = ["stage", "owner", "account", "contact", "currency"]
-
-
 class AccountViewSet(TenantViewSet):
     """Customer organisations."""
 
@@ -159,7 +120,7 @@ class ContactViewSet(TenantViewSet):
     model = Contact
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
-    search_fields = ["first_name", "last_name", "email", "phone", "title"]
+    search_fields = CONTACT_SEARCH_FIELDS
     ordering_fields = ["last_name", "first_name", "email", "created_at", "updated_at"]
     ordering = ["last_name", "first_name"]
 

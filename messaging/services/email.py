@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.filters import SearchFilter, search_smart_split
 
-from crm.api import ContactFilter, ContactViewSet
+from crm.filters import CONTACT_SEARCH_FIELDS, ContactFilter
 from crm.models import Contact, Deal
 
 from ..models import Email, EmailCampaign, EmailTemplate, Notification
@@ -445,7 +445,7 @@ def matching_contacts(criteria):
     contacts = ContactFilter(data=cleaned, queryset=Contact.objects.all()).qs
     terms = search_smart_split(search)
     if terms:
-        lookups = [SearchFilter().construct_search(field, contacts) for field in ContactViewSet.search_fields]
+        lookups = [SearchFilter().construct_search(field, contacts) for field in CONTACT_SEARCH_FIELDS]
         for term in terms:
             contacts = contacts.filter(reduce(or_, (Q(**{lookup: term}) for lookup in lookups)))
     return contacts
