@@ -3,8 +3,17 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 app = Celery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def refuse_rls_bypass_at_worker_start(**kwargs):
+    """Workers, like the web processes, refuse a database role that could bypass row-level security."""
+    from tenancy.checks import refuse_rls_bypass
+
+    refuse_rls_bypass()

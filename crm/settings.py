@@ -91,6 +91,16 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+# `manage.py migrate` connects as the tables' owner when this is set; the application's DATABASE_URL
+# names a role that owns nothing and cannot bypass row-level security (docs/DEPLOY.md).
+MIGRATION_DATABASE_URL = os.environ.get("MIGRATION_DATABASE_URL", "")
+# Behind a transaction-mode pooler (PgBouncer), cursors may not outlive their transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
+# The rollout backfill (tenancy.operations.BackfillCompany) gives rows whose owner has no company to
+# this company (its id or slug). Unset, such rows stop `migrate` and are listed for the operator.
+TENANCY_BACKFILL_COMPANY = os.environ.get("TENANCY_BACKFILL_COMPANY", "")
+# Local development only: serve even when the database role could bypass row-level security.
+TENANCY_ALLOW_RLS_BYPASS = env_bool("TENANCY_ALLOW_RLS_BYPASS", False)
 
 AUTH_USER_MODEL = "tenancy.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn crm.wsgi)."""
+"""WSGI entry point (gunicorn crm.wsgi); refuses to start as a database role that could bypass RLS."""
 
 import os
 
@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 application = get_wsgi_application()
+
+from tenancy.checks import refuse_rls_bypass  # noqa: E402  (needs the configured apps)
+
+refuse_rls_bypass()

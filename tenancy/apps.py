@@ -7,4 +7,7 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from . import checks, schema  # noqa: F401  (registers checks and the OpenAPI extension)
+        from .rls import connect_signals
+
+        connect_signals()

@@ -43,12 +43,17 @@ def verify_same_company(objs) -> None:
         if not wanted:
             continue
         # The base manager reads the referenced rows without scoping, only to compare companies.
+        # Row-level security hides another company's rows, so a row not found is refused like a
+        # foreign one (a missing row would fail its foreign key anyway).
         owners = dict(
             field.related_model._base_manager.filter(pk__in=list(wanted)).values_list("pk", "company_id")
         )
         for value, referrers in wanted.items():
             if value not in owners:
-                continue
+                raise CrossTenantWrite(
+                    f"{type(referrers[0]).__name__}.{field.name} points at a "
+                    f"{field.related_model.__name__} that does not exist in this company."
+                )
             for obj in referrers:
                 _check_pair(obj, field, owners[value], user_model)
 
@@ -93,12 +98,11 @@ class TenantQuerySet(models.QuerySet):
                         f"update() of {self.model.__name__}.{field.name} needs one company in the context."
                     )
                 target = getattr(values[key], "pk", values[key])
-                foreign = field.related_model._base_manager.filter(pk=target).exclude(
-                    company_id=scope.company_id
-                )
+                # Row-level security hides another company's rows: look for the row in this company.
+                in_company = models.Q(company_id=scope.company_id)
                 if field.related_model is get_user_model():
-                    foreign = foreign.exclude(company_id__isnull=True)
-                if foreign.exists():
+                    in_company |= models.Q(company_id__isnull=True)
+                if not field.related_model._base_manager.filter(in_company, pk=target).exists():
                     raise CrossTenantWrite(
                         f"update() of {self.model.__name__}.{field.name} points at a row of "
                         "another company; references never cross companies."

@@ -3,6 +3,7 @@
 import uuid
 from contextlib import AbstractContextManager
 
+from django.db import transaction
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.exceptions import TokenError
@@ -94,5 +95,8 @@ class TenantMiddleware:
         except CompanyHeaderRefused as refusal:
             return JsonResponse({"detail": refusal.detail}, status=refusal.status)
         request.tenant_user = user
-        with scope:
+        # One transaction per request carries the row-level security setting (tenancy.rls): one
+        # set_config per request instead of a short transaction around every statement. Unlike
+        # ATOMIC_REQUESTS, an answered 4xx still commits what the view chose to keep.
+        with scope, transaction.atomic():
             return self.get_response(request)

@@ -40,6 +40,59 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"skipped without PostgreSQL: {nodeid}")
 
 
+APP_ROLE = "crm_test_app"
+DATABASE_OWNER: list[str] = []  # who built the test database; set by django_db_setup
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Build and migrate the test database as the owner, then run the whole suite as the app role.
+
+    The role is like production's DATABASE_URL role: no superuser, no BYPASSRLS, owning nothing, so
+    row-level security applies to every test. It is cluster-wide: created once, whichever worker wins.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    from django.core.management import call_command
+    from django.db import DatabaseError, connections, transaction
+    from psycopg import errors
+
+    with django_db_blocker.unblock():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+                )
+        except DatabaseError as error:
+            # Two workers racing to create it: one gets duplicate_object or a unique violation.
+            if not isinstance(error.__cause__, errors.DuplicateObject | errors.UniqueViolation):
+                raise
+        call_command("tenancy_grant_app_role", APP_ROLE, truncate=True, verbosity=0)
+    owner = connection.settings_dict["USER"]
+    connections.close_all()
+    connection.settings_dict["USER"] = APP_ROLE
+    DATABASE_OWNER.append(owner)
+    yield
+    connections.close_all()
+    connection.settings_dict["USER"] = owner
+
+
+@pytest.fixture
+def database_owner(transactional_db):
+    """Connect as the owner of the tables (what `migrate` and `flush` need) for one transactional test."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    from django.db import connections
+
+    connections.close_all()
+    connection.settings_dict["USER"] = DATABASE_OWNER[0]
+    yield
+    connections.close_all()
+    connection.settings_dict["USER"] = APP_ROLE
+
+
 @pytest.fixture(autouse=True)
 def _fast_and_clean(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,13 +19,15 @@ from .factories import (
     TwilioSettingsFactory,
     UserFactory,
 )
+from .unscoped import unscoped
 
 CALLER_PHONE = "+14155550111"
 
 
 def stored(pk) -> Call:
     """The call as stored, deleted or not."""
-    return Call._base_manager.get(pk=pk)
+    with unscoped():
+        return Call._base_manager.get(pk=pk)
 
 
 def calls_of(company) -> list[Call]:

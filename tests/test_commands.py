@@ -178,7 +178,7 @@ def seeded_contacts() -> dict[str, list[tuple[str, str, str]]]:
     return result
 
 
-def test_seed_demo_with_the_same_seed_gives_the_same_contacts(transactional_db):
+def test_seed_demo_with_the_same_seed_gives_the_same_contacts(database_owner):
     """The same seed on a fresh database gives the same contact ids and names."""
     seed()
     first = seeded_contacts()

@@ -11,6 +11,7 @@ from crm.models import Account, Contact, Deal
 from tenancy.context import company_context
 
 from .factories import AccountFactory, ContactFactory, DealFactory, UserFactory
+from .unscoped import unscoped
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def resource(request):
 
 def stored(model, pk):
     """The row as stored, deleted or not, read without tenant scoping."""
-    return model._base_manager.get(pk=pk)
+    with unscoped():
+        return model._base_manager.get(pk=pk)
 
 
 def listed_ids(client, path, **params) -> list[str]:

@@ -14,6 +14,7 @@ from messaging.tasks.outbox import requeue_stalled_sends
 from tenancy.context import company_context
 
 from .factories import ContactFactory, DealFactory, EmailFactory, EmailTemplateFactory, UserFactory
+from .unscoped import unscoped
 
 EMAILS = "/api/emails"
 REFUSED_DOMAIN = "refused.example"
@@ -47,7 +48,8 @@ def contact_b(company_b):
 
 def stored(pk) -> Email:
     """The row as stored, deleted or not, read without tenant scoping."""
-    return Email._base_manager.get(pk=pk)
+    with unscoped():
+        return Email._base_manager.get(pk=pk)
 
 
 def listed_ids(client, **params) -> set[str]:
@@ -311,7 +313,8 @@ def test_an_email_whose_task_was_lost_is_sent_by_the_outbox(
             EMAILS, {"contact": str(contact_a.id), "subject": "Hi", "body_text": "Body"}, format="json"
         )
     email_id = response.json()["id"]
-    Email._base_manager.filter(pk=email_id).update(updated_at=timezone.now() - timedelta(minutes=5))
+    with unscoped():
+        Email._base_manager.filter(pk=email_id).update(updated_at=timezone.now() - timedelta(minutes=5))
 
     requeue_stalled_sends.apply(throw=True)
     requeue_stalled_sends.apply(throw=True)

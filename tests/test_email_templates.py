@@ -8,13 +8,15 @@ from messaging.services.email import MERGE_FIELD_KEYS
 from tenancy.context import company_context
 
 from .factories import AccountFactory, ContactFactory, DealFactory, EmailCampaignFactory, EmailTemplateFactory
+from .unscoped import unscoped
 
 TEMPLATES = "/api/email-templates"
 
 
 def stored(pk) -> EmailTemplate:
     """The row as stored, deleted or not, read without tenant scoping."""
-    return EmailTemplate._base_manager.get(pk=pk)
+    with unscoped():
+        return EmailTemplate._base_manager.get(pk=pk)
 
 
 def template_count(company) -> int:

@@ -22,6 +22,7 @@ from files.services import MAX_NAME_BYTES, current_sha256, sanitize_filename, si
 from tenancy.context import company_context
 
 from .factories import FileFactory, FolderFactory
+from .unscoped import unscoped
 
 FILES = "/api/files"
 PNG = (
@@ -60,7 +61,8 @@ def raw_multipart(filename: str, content: bytes) -> tuple[bytes, str]:
 
 def stored(pk) -> File:
     """The row as stored, deleted or not, read without tenant scoping."""
-    return File._base_manager.get(pk=pk)
+    with unscoped():
+        return File._base_manager.get(pk=pk)
 
 
 def file_count(company) -> int:

@@ -10,13 +10,15 @@ from files.services import delete_folder
 from tenancy.context import company_context
 
 from .factories import FileFactory, FolderFactory
+from .unscoped import unscoped
 
 FOLDERS = "/api/folders"
 
 
 def stored(model, pk):
     """The row as stored, deleted or not, read without tenant scoping."""
-    return model._base_manager.get(pk=pk)
+    with unscoped():
+        return model._base_manager.get(pk=pk)
 
 
 def live_folder_names(company) -> list[str]:

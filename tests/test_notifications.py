@@ -8,6 +8,7 @@ from tenancy.context import company_context
 
 from .conftest import bearer_client
 from .factories import NotificationFactory, UserFactory
+from .unscoped import unscoped
 
 URL = "/api/notifications"
 
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 def snapshot(notification) -> dict:
     """The stored row, dismissed or not."""
-    return Notification._base_manager.filter(pk=notification.pk).values().get()
+    with unscoped():
+        return Notification._base_manager.filter(pk=notification.pk).values().get()
 
 
 def listed_titles(client, **params) -> list[str]:

@@ -9,6 +9,7 @@ from tenancy.context import all_companies, company_context
 from tenancy.models import AuditLog
 
 from .factories import ContactFactory
+from .unscoped import unscoped
 
 CONTACTS = "/api/contacts"
 
@@ -47,7 +48,7 @@ def live_contacts() -> dict:
 
 
 def snapshot(contact) -> dict:
-    with company_context(contact.company_id):
+    with company_context(contact.company_id), unscoped():
         return Contact._base_manager.filter(pk=contact.pk).values("first_name", "is_deleted").get()
 
 

@@ -17,6 +17,7 @@ from tenancy.models import AuditLog
 
 from . import urls_context_probe
 from .factories import AccountFactory, ContactFactory, DealFactory
+from .unscoped import unscoped
 
 TENANT_MODELS = [Contact, Deal, Account]
 
@@ -31,7 +32,8 @@ def sales_rows(company) -> SimpleNamespace:
 
 def stored(obj):
     """The row as it is in the database, read without tenant scoping."""
-    return type(obj)._base_manager.get(pk=obj.pk)
+    with unscoped():
+        return type(obj)._base_manager.get(pk=obj.pk)
 
 
 @pytest.fixture
@@ -99,7 +101,8 @@ def test_saving_without_company_raises_and_stores_nothing(rows_a, rows_b):
     with pytest.raises(NoTenantContext):
         Contact(first_name="Nobody's").save()
 
-    assert not Contact._base_manager.filter(first_name="Nobody's").exists()
+    with unscoped():
+        assert not Contact._base_manager.filter(first_name="Nobody's").exists()
 
 
 # 2. Scoped reads: one company, live rows, and audited reads across companies.
@@ -187,7 +190,8 @@ def test_new_row_of_another_company_is_refused(home_and_away):
     with company_context(home.company), pytest.raises(CrossTenantWrite):
         Contact.objects.create(company=away.company, first_name="Planted")
 
-    assert not Contact._base_manager.filter(first_name="Planted").exists()
+    with unscoped():
+        assert not Contact._base_manager.filter(first_name="Planted").exists()
 
 
 def test_saving_another_companys_row_is_refused_and_changes_nothing(home_and_away):
@@ -217,7 +221,8 @@ def test_new_deal_pointing_at_another_companys_row_is_refused(field, given_as, h
     with company_context(home.company), pytest.raises(CrossTenantWrite):
         Deal(name="Poached deal", **reference).save()
 
-    assert not Deal._base_manager.filter(name="Poached deal").exists()
+    with unscoped():
+        assert not Deal._base_manager.filter(name="Poached deal").exists()
 
 
 @pytest.mark.parametrize("field", ["contact", "account", "owner"])
@@ -249,7 +254,8 @@ def test_bulk_create_assigns_the_current_company(company_a, company_b):
 
 
 def stored_contact_companies(first_name) -> list:
-    return list(Contact._base_manager.filter(first_name=first_name).values_list("company_id", flat=True))
+    with unscoped():
+        return list(Contact._base_manager.filter(first_name=first_name).values_list("company_id", flat=True))
 
 
 def test_bulk_create_with_a_foreign_reference_inserts_nothing(home_and_away):
@@ -263,7 +269,8 @@ def test_bulk_create_with_a_foreign_reference_inserts_nothing(home_and_away):
     with company_context(home.company), pytest.raises(CrossTenantWrite):
         Contact.objects.bulk_create(batch)
 
-    assert not Contact._base_manager.filter(first_name__startswith="Bulk").exists()
+    with unscoped():
+        assert not Contact._base_manager.filter(first_name__startswith="Bulk").exists()
 
 
 @pytest.mark.parametrize("key", ["company", "company_id"])
@@ -325,7 +332,8 @@ def test_creating_inside_all_companies_needs_an_explicit_company(rows_a, rows_b)
     with all_companies(reason="platform import"), pytest.raises(NoTenantContext, match="company"):
         Contact.objects.create(first_name="Homeless")
 
-    assert not Contact._base_manager.filter(first_name="Homeless").exists()
+    with unscoped():
+        assert not Contact._base_manager.filter(first_name="Homeless").exists()
 
 
 def test_creating_inside_all_companies_with_an_explicit_company_keeps_references_in_it(rows_a, rows_b):
@@ -340,7 +348,8 @@ def test_creating_inside_all_companies_with_an_explicit_company_keeps_references
 
     assert stored_contact_companies(f"Imported {rows_a.company.name}") == [rows_a.company.pk]
     assert stored_contact_companies(f"Imported {rows_b.company.name}") == [rows_b.company.pk]
-    assert not Contact._base_manager.filter(first_name="Crossed").exists()
+    with unscoped():
+        assert not Contact._base_manager.filter(first_name="Crossed").exists()
 
 
 def test_clean_reports_a_foreign_reference_as_a_validation_error(home_and_away):
@@ -381,7 +390,8 @@ def test_a_platform_super_admin_may_own_a_deal_in_any_company(rows_a, rows_b, su
         with company_context(mine.company):
             Deal.objects.create(name=f"Supported {mine.company.name}", owner=super_admin)
 
-        assert Deal._base_manager.get(name=f"Supported {mine.company.name}").company_id == mine.company.pk
+        with unscoped():
+            assert Deal._base_manager.get(name=f"Supported {mine.company.name}").company_id == mine.company.pk
 
 
 # 4. The context follows each thread and each asyncio task on its own.

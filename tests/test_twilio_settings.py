@@ -75,7 +75,7 @@ def test_the_token_is_encrypted_at_rest_and_read_back_by_the_model(client_a, com
     response = client_a.post(URL, {"account_sid": SID, "auth_token": TOKEN}, format="json")
     assert response.status_code == 201, response.content
 
-    with connection.cursor() as cursor:
+    with company_context(company_a), connection.cursor() as cursor:
         cursor.execute("SELECT auth_token FROM twilio_settings WHERE id = %s", [response.json()["id"]])
         (raw,) = cursor.fetchone()
 

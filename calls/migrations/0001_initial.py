@@ -41,7 +41,6 @@ class Migration(migrations.Migration):
                 ('error_message', models.CharField(blank=True, max_length=500)),
                 ('notes', models.TextField(blank=True)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='crm.contact')),
                 ('phone_number', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='calls', to='messaging.phonenumber')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
@@ -50,7 +49,6 @@ class Migration(migrations.Migration):
                 'db_table': 'calls',
                 'ordering': ['-created_at'],
                 'abstract': False,
-                'indexes': [models.Index(fields=['company', '-created_at'], name='calls_company_created'), models.Index(fields=['company', 'user', '-created_at'], name='calls_company_user_created'), models.Index(fields=['company', 'contact'], name='calls_company_contact')],
             },
         ),
     ]

@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import uuid
+from django.conf import settings
 from django.db import migrations, models
 
 
@@ -11,10 +12,37 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0003_contact_sms_opted_out_contact_sms_opted_out_at'),
+        ('files', '0001_initial'),
         ('tenancy', '0002_user_phone'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='Document',
+            fields=[
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('is_deleted', models.BooleanField(default=False)),
+                ('name', models.CharField(max_length=255)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent for signature'), ('completed', 'Completed'), ('declined', 'Declined'), ('expired', 'Expired'), ('voided', 'Voided')], default='draft', max_length=10)),
+                ('message', models.TextField(blank=True, help_text='Shown to signers in the e-mail and on the signing page.')),
+                ('sha256_at_send', models.CharField(blank=True, help_text="The file's SHA-256 when sent.", max_length=64)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='documents', to='crm.contact')),
+                ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='documents', to='crm.deal')),
+                ('file', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='documents', to='files.file')),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+            ],
+            options={
+                'db_table': 'documents',
+                'ordering': ['-created_at'],
+                'abstract': False,
+            },
+        ),
         migrations.CreateModel(
             name='DocumentSignature',
             fields=[
@@ -38,6 +66,7 @@ class Migration(migrations.Migration):
                 ('signature_image', models.TextField(blank=True, help_text='A drawn signature as a PNG data URL.')),
                 ('document_sha256', models.CharField(blank=True, help_text='The SHA-256 the signer signed.', max_length=64)),
                 ('events', models.JSONField(blank=True, default=list, help_text='Every event: {event, at, ip, user_agent}, in order.')),
+                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signatures', to='documents.document')),
             ],
             options={
                 'db_table': 'document_signatures',
@@ -45,28 +74,8 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
-        migrations.CreateModel(
-            name='Document',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('is_deleted', models.BooleanField(default=False)),
-                ('name', models.CharField(max_length=255)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent for signature'), ('completed', 'Completed'), ('declined', 'Declined'), ('expired', 'Expired'), ('voided', 'Voided')], default='draft', max_length=10)),
-                ('message', models.TextField(blank=True, help_text='Shown to signers in the e-mail and on the signing page.')),
-                ('sha256_at_send', models.CharField(blank=True, help_text="The file's SHA-256 when sent.", max_length=64)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='documents', to='crm.contact')),
-                ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='documents', to='crm.deal')),
-            ],
-            options={
-                'db_table': 'documents',
-                'ordering': ['-created_at'],
-                'abstract': False,
-            },
+        migrations.AddConstraint(
+            model_name='documentsignature',
+            constraint=models.UniqueConstraint(condition=models.Q(('is_deleted', False)), fields=('document', 'order'), name='signature_order_unique'),
         ),
     ]

@@ -24,7 +24,6 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('is_deleted', models.BooleanField(default=False)),
                 ('name', models.CharField(max_length=255)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='files.folder')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
@@ -46,7 +45,6 @@ class Migration(migrations.Migration):
                 ('size', models.PositiveBigIntegerField()),
                 ('sha256', models.CharField(max_length=64)),
                 ('storage_key', models.CharField(help_text='Path in the storage backend.', max_length=500, unique=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('folder', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='files', to='files.folder')),
             ],
@@ -55,21 +53,5 @@ class Migration(migrations.Migration):
                 'ordering': ['name'],
                 'abstract': False,
             },
-        ),
-        migrations.AddConstraint(
-            model_name='folder',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_deleted', False), ('parent__isnull', False)), fields=('company', 'parent', 'name'), name='folder_name_unique_in_parent'),
-        ),
-        migrations.AddConstraint(
-            model_name='folder',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_deleted', False), ('parent__isnull', True)), fields=('company', 'name'), name='folder_name_unique_at_top'),
-        ),
-        migrations.AddIndex(
-            model_name='file',
-            index=models.Index(fields=['company', 'folder', 'name'], name='files_company_folder_name'),
-        ),
-        migrations.AddIndex(
-            model_name='file',
-            index=models.Index(fields=['company', 'sha256'], name='files_company_sha256'),
         ),
     ]

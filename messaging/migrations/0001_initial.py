@@ -30,7 +30,6 @@ class Migration(migrations.Migration):
                 ('subject', models.CharField(max_length=300)),
                 ('body_text', models.TextField()),
                 ('body_html', models.TextField(blank=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
@@ -52,7 +51,6 @@ class Migration(migrations.Migration):
                 ('scheduled_at', models.DateTimeField(blank=True, null=True)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='messaging.emailtemplate')),
             ],
@@ -78,7 +76,6 @@ class Migration(migrations.Migration):
                 ('message_id', models.CharField(blank=True, max_length=255)),
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='emails', to='crm.contact')),
                 ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='emails', to='crm.deal')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
@@ -104,7 +101,6 @@ class Migration(migrations.Migration):
                 ('target_type', models.CharField(blank=True, help_text='e.g. sms_message, call, email', max_length=50)),
                 ('target_id', models.UUIDField(blank=True, null=True)),
                 ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
             ],
             options={
@@ -125,7 +121,6 @@ class Migration(migrations.Migration):
                 ('sms_enabled', models.BooleanField(default=True)),
                 ('voice_enabled', models.BooleanField(default=True)),
                 ('twilio_sid', models.CharField(blank=True, max_length=34)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(blank=True, help_text='Default owner: inbound calls ring this user, inbound texts notify them.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
@@ -153,7 +148,6 @@ class Migration(migrations.Migration):
                 ('delivered_at', models.DateTimeField(blank=True, null=True)),
                 ('read_at', models.DateTimeField(blank=True, null=True)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sms_messages', to='crm.contact')),
                 ('phone_number', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sms_messages', to='messaging.phonenumber')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
@@ -185,49 +179,17 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
-        migrations.AddConstraint(
-            model_name='emailtemplate',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_deleted', False)), fields=('company', 'name'), name='email_template_name_unique'),
-        ),
         migrations.AddIndex(
             model_name='emailcampaign',
             index=models.Index(fields=['status', 'scheduled_at'], name='email_campaigns_due'),
-        ),
-        migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['company', '-created_at'], name='emails_company_created'),
-        ),
-        migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['company', 'campaign', 'status'], name='emails_company_campaign'),
-        ),
-        migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['company', 'status', 'created_at'], name='emails_company_status'),
         ),
         migrations.AddConstraint(
             model_name='email',
             constraint=models.UniqueConstraint(condition=models.Q(('campaign__isnull', False)), fields=('campaign', 'to_email'), name='email_campaign_recipient_once'),
         ),
-        migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['company', 'user', 'read_at'], name='notifications_company_user'),
-        ),
-        migrations.AddIndex(
-            model_name='phonenumber',
-            index=models.Index(fields=['company', 'number'], name='phone_numbers_company_number'),
-        ),
         migrations.AddConstraint(
             model_name='phonenumber',
             constraint=models.UniqueConstraint(condition=models.Q(('is_deleted', False)), fields=('number',), name='phone_number_registered_once'),
-        ),
-        migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(fields=['company', 'contact', '-created_at'], name='sms_company_contact_created'),
-        ),
-        migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(fields=['company', 'status', 'created_at'], name='sms_company_status_created'),
         ),
         migrations.AddConstraint(
             model_name='twiliosettings',

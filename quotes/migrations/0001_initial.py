@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0003_contact_sms_opted_out_contact_sms_opted_out_at'),
-        ('documents', '0002_initial'),
+        ('documents', '0001_initial'),
         ('tenancy', '0002_user_phone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -40,7 +40,6 @@ class Migration(migrations.Migration):
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('accepted_at', models.DateTimeField(blank=True, null=True)),
                 ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quotes', to='crm.account')),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quotes', to='crm.contact')),
                 ('deal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quotes', to='crm.deal')),
                 ('document', models.ForeignKey(blank=True, help_text='The signature document this quote was sent as.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='quotes', to='documents.document')),
@@ -77,14 +76,6 @@ class Migration(migrations.Migration):
                 'ordering': ['quote', 'position'],
                 'abstract': False,
             },
-        ),
-        migrations.AddIndex(
-            model_name='quote',
-            index=models.Index(fields=['company', 'status'], name='quotes_company_status'),
-        ),
-        migrations.AddConstraint(
-            model_name='quote',
-            constraint=models.UniqueConstraint(fields=('company', 'number'), name='quote_number_unique_in_company'),
         ),
         migrations.AddIndex(
             model_name='quotelineitem',

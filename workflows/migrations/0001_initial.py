@@ -35,7 +35,6 @@ class Migration(migrations.Migration):
                 ('schedule_cron', models.CharField(blank=True, max_length=100)),
                 ('next_run_at', models.DateTimeField(blank=True, help_text='The next due slot of a schedule.', null=True)),
                 ('secret', crm.encryption.EncryptedTextField(blank=True, help_text='Signs outbound webhooks and verifies inbound ones (HMAC-SHA256).')),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('user', models.ForeignKey(blank=True, help_text='The owner, who is notified when an execution fails.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
@@ -63,7 +62,6 @@ class Migration(migrations.Migration):
                 ('resume_at', models.DateTimeField(blank=True, help_text='When the execution is next due to run (queued, retry or wait).', null=True)),
                 ('error', models.TextField(blank=True)),
                 ('dedupe_key', models.CharField(blank=True, help_text='A schedule slot or an inbound delivery id, run once.', max_length=200)),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.company')),
                 ('triggered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='workflows.workflow')),
             ],
@@ -75,19 +73,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='workflow',
-            index=models.Index(fields=['company', 'trigger', 'record_type'], name='workflows_company_trigger'),
-        ),
-        migrations.AddIndex(
-            model_name='workflow',
             index=models.Index(condition=models.Q(('is_active', True), ('is_deleted', False), ('trigger', 'schedule')), fields=['next_run_at'], name='workflows_schedule_due'),
-        ),
-        migrations.AddIndex(
-            model_name='workflowexecution',
-            index=models.Index(fields=['company', 'workflow', '-created_at'], name='wf_exec_company_workflow'),
-        ),
-        migrations.AddIndex(
-            model_name='workflowexecution',
-            index=models.Index(fields=['company', 'status'], name='wf_exec_company_status'),
         ),
         migrations.AddIndex(
             model_name='workflowexecution',

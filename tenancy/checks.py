@@ -1,0 +1,77 @@
+"""Refuse to serve when the application's database role could bypass row-level security."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+FIX_HINT = (
+    "Connect DATABASE_URL as the application role (no superuser, no BYPASSRLS, owning no table) and "
+    "run migrations as the owner with MIGRATION_DATABASE_URL; see docs/DEPLOY.md. For local "
+    "development only, TENANCY_ALLOW_RLS_BYPASS=true turns this check off."
+)
+
+
+def rls_bypass_problems(connection) -> list[str]:
+    """Why the role of this PostgreSQL connection could read or change every company's rows."""
+    from django.apps import apps
+
+    from .rls import tenant_models_in_state
+
+    tables = [model._meta.db_table for model in tenant_models_in_state(apps)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        role, superuser, bypassrls = cursor.fetchone()
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = "
+            "current_user) AND relkind IN ('r', 'p') AND relname = ANY(%s) ORDER BY relname",
+            [tables],
+        )
+        owned = [row[0] for row in cursor.fetchall()]
+    problems = []
+    if superuser:
+        problems.append(f"the database role {role!r} is a superuser")
+    if bypassrls:
+        problems.append(f"the database role {role!r} has BYPASSRLS")
+    if owned:
+        problems.append(f"the database role {role!r} owns tenant tables ({', '.join(owned)})")
+    return problems
+
+
+def _enforced(connection) -> bool:
+    return (
+        connection.vendor == "postgresql"
+        and not settings.DEBUG
+        and not getattr(settings, "TENANCY_ALLOW_RLS_BYPASS", False)
+    )
+
+
+def refuse_rls_bypass(connection=None) -> None:
+    """Raise ImproperlyConfigured at startup when production settings connect as a bypassing role."""
+    from django.db import connection as default_connection
+
+    at_startup = connection is None
+    connection = connection or default_connection
+    if not _enforced(connection):
+        return
+    try:
+        problems = rls_bypass_problems(connection)
+    finally:
+        if at_startup:
+            connection.close()  # No connection survives into forked workers.
+    if problems:
+        raise ImproperlyConfigured(f"Refusing to serve: {'; '.join(problems)}. {FIX_HINT}")
+
+
+@register("tenancy", deploy=True)
+def check_application_role(app_configs=None, **kwargs):
+    """Deploy check (`manage.py check --deploy`): the application role cannot bypass RLS."""
+    from django.db import connection
+
+    if not _enforced(connection):
+        return []
+    return [
+        Error(f"Row-level security can be bypassed: {problem}.", hint=FIX_HINT, id="tenancy.E001")
+        for problem in rls_bypass_problems(connection)
+    ]

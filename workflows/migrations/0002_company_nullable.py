@@ -1,0 +1,18 @@
+"""Rollout 1/3: workflows and workflow_executions get a nullable company, filled by the next migration."""
+
+from django.db import migrations
+
+from tenancy.operations import AddCompanyField
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('workflows', '0001_initial'),
+        ('tenancy', '0002_user_phone'),
+    ]
+
+    operations = [
+        AddCompanyField('workflow'),
+        AddCompanyField('workflowexecution'),
+    ]
