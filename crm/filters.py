@@ -2,6 +2,8 @@
 
 import django_filters
 
+from tenancy.filters import IsoDateTimeFilter
+
 from .models import Account, Contact, Deal
 
 # Text fields `?search=` looks in for contacts.
@@ -11,8 +13,8 @@ CONTACT_SEARCH_FIELDS = ["first_name", "last_name", "email", "phone", "title"]
 class AccountFilter(django_filters.FilterSet):
     owner = django_filters.UUIDFilter(field_name="owner_id")
     industry = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Account
@@ -23,8 +25,8 @@ class ContactFilter(django_filters.FilterSet):
     account = django_filters.UUIDFilter(field_name="account_id")
     owner = django_filters.UUIDFilter(field_name="owner_id")
     email = django_filters.CharFilter(lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Contact

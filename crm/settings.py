@@ -89,6 +89,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        # A kept connection is checked before each request reuses it; one the server dropped
+        # (a restart, a failover) is replaced instead of failing the request.
+        conn_health_checks=True,
     )
 }
 # `manage.py migrate` connects as the tables' owner when this is set; the application's DATABASE_URL
@@ -175,9 +178,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tenancy.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "tenancy.filters.StrictDjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "tenancy.renderers.SurrogateSafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "tenancy.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.exception_handler",
@@ -213,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     # Schema generation only calls .none() on it; the scoped default manager refuses to run without
     # a company, and the schema is built for anonymous readers and by the management command.
     "DEFAULT_QUERY_MANAGER": "_base_manager",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenancy.schema.document_error_responses",
+    ],
     # Many models have a `status`; each choice set gets a stable, readable schema name.
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "documents.models.Document.Status",
@@ -233,6 +249,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died unacknowledged goes back to its queue after this many seconds; it
+    # must exceed the longest task run and countdown (Redis holds unacknowledged tasks, not Celery).
+    "visibility_timeout": int(os.environ.get("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600")),
+    # Workers look for such tasks this often (seconds), scanning at every look.
+    "unacked_restore_interval": int(os.environ.get("CELERY_BROKER_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": 1,
+    # A frozen or unreachable broker fails an enqueue within seconds instead of hanging the request
+    # (the send stays queued in the database for the outbox); without these Redis reads never time out.
+    "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "2")),
+    "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "2")),
+}
+# One quick retry (a pooled connection gone stale after a broker restart), then give up.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 # Secrets stored in the database are encrypted with the first key; older keys still decrypt.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", SECRET_KEY)

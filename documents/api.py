@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import company_context
+from tenancy.filters import IsoDateTimeFilter
 
 from . import services
 from .models import Document, DocumentSignature
@@ -167,8 +168,8 @@ class DocumentFilter(django_filters.FilterSet):
     deal = django_filters.UUIDFilter(field_name="deal_id")
     user = django_filters.UUIDFilter(field_name="user_id")
     file = django_filters.UUIDFilter(field_name="file_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Document

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
 from tenancy.api.auth import DetailSerializer
+from tenancy.filters import IsoDateTimeFilter
 
 from . import services
 from .models import File, Folder
@@ -126,8 +127,8 @@ class FolderFilter(django_filters.FilterSet):
     parent = FolderReferenceFilter(
         field_name="parent", label='Folders inside this folder id, or "root" for top-level folders.'
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Folder
@@ -143,8 +144,8 @@ class FileFilter(django_filters.FilterSet):
     )
     user = django_filters.UUIDFilter(field_name="user_id", label="Uploaded by this user.")
     sha256 = django_filters.CharFilter(lookup_expr="iexact", label="Files with exactly this content.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = File

@@ -15,6 +15,7 @@ from crm.validators import currency_code
 from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_scope
+from tenancy.filters import IsoDateTimeFilter
 
 from . import services
 from .models import Quote, QuoteLineItem
@@ -156,8 +157,8 @@ class QuoteFilter(django_filters.FilterSet):
     valid_before = django_filters.DateFilter(field_name="valid_until", lookup_expr="lte")
     total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte")
     total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Quote

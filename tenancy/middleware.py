@@ -1,9 +1,10 @@
 """Sets the tenant context for each request from its session or bearer token, and clears it after."""
 
+import logging
 import uuid
 from contextlib import AbstractContextManager
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.exceptions import TokenError
@@ -13,7 +14,13 @@ from .auth import TenantJWTAuthentication
 from .context import all_companies, company_context, no_company
 from .models import AuditLog, Company
 
+logger = logging.getLogger("tenancy.middleware")
+
 COMPANY_HEADER = "HTTP_X_COMPANY_ID"
+# Errors of the database connection rather than of the query: the server restarted, went away, or
+# refused the connection. A retry in a few seconds may succeed, so they answer 503, not 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 
 class CompanyHeaderRefused(Exception):
@@ -82,6 +89,17 @@ def scope_for_request(request, user) -> AbstractContextManager:
     return company_context(user.company_id)
 
 
+def database_unavailable(request, error: Exception) -> JsonResponse:
+    """The answer to a request that lost its database connection: 503 with Retry-After."""
+    logger.warning("database unavailable for %s %s: %s", request.method, request.path, error)
+    response = JsonResponse(
+        {"detail": "The database is unavailable right now; try again in a few seconds."},
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 class TenantMiddleware:
     """Runs every request inside its user's company and clears the context afterwards, even on error."""
 
@@ -89,6 +107,21 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        try:
+            return self._in_company(request)
+        except DATABASE_UNAVAILABLE as error:
+            # Lost before the view ran (authentication, BEGIN) or at COMMIT; the transaction is gone.
+            return database_unavailable(request, error)
+
+    def process_exception(self, request, exception):
+        """A view that lost the database answers 503, and its transaction is rolled back."""
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        if transaction.get_connection().in_atomic_block:
+            transaction.set_rollback(True)
+        return database_unavailable(request, exception)
+
+    def _in_company(self, request):
         user = request_user(request)
         try:
             scope = scope_for_request(request, user)

@@ -1,11 +1,28 @@
 """Page-number pagination for every list: {"count", "next", "previous", "results"}."""
 
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
 class StandardPagination(PageNumberPagination):
-    """Pages of 50 by default; `?page_size=` up to 200."""
+    """Pages of 50 by default; `?page_size=` up to 200 (larger sizes are capped, not refused)."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        # DRF silently falls back to the default for a page size that is no positive whole number.
+        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            raise ValidationError({self.page_size_query_param: ["A page size is a whole number from 1."]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            # Pages count from 1 (a page past the end is a 404); a page size is at least 1.
+            parameter["schema"]["minimum"] = 1
+        return parameters

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import kombu
 import pytest
 import redis
 from django.db import connection
@@ -59,6 +60,8 @@ def _reset_broker_connections() -> None:
     app.pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps producer pools per connection globally; a closed one must not serve the next test.
+    kombu.pools.reset()
 
 
 @pytest.fixture

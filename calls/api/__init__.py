@@ -10,6 +10,7 @@ from crm.models import Contact
 from crm.validators import e164
 from messaging.models import Direction
 from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.filters import IsoDateTimeFilter
 
 from .. import services
 from ..models import Call
@@ -85,8 +86,8 @@ class CallFilter(django_filters.FilterSet):
     contact = django_filters.UUIDFilter(field_name="contact_id")
     phone_number = django_filters.UUIDFilter(field_name="phone_number_id")
     is_voicemail = django_filters.BooleanFilter()
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Call

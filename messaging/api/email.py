@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from crm.models import Contact, Deal
 from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
 from tenancy.api.auth import DetailSerializer
+from tenancy.filters import IsoDateTimeFilter
 
 from ..models import Email, EmailCampaign, EmailTemplate
 from ..services import email as email_service
@@ -188,8 +189,8 @@ class EmailFilter(django_filters.FilterSet):
     campaign = django_filters.UUIDFilter(field_name="campaign_id")
     template = django_filters.UUIDFilter(field_name="template_id")
     user = django_filters.UUIDFilter(field_name="user_id")
-    sent_after = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
-    sent_before = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+    sent_after = IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
+    sent_before = IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
 
     class Meta:
         model = Email

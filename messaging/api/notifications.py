@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tenancy.api import TenantModelSerializer, TenantViewSet
+from tenancy.filters import IsoDateTimeFilter
 
 from ..models import Notification
 from ..services import notifications as services
@@ -41,7 +42,7 @@ class NotificationFilter(django_filters.FilterSet):
         field_name="read_at", lookup_expr="isnull", label="Only unread (true) or only read (false)."
     )
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Notification

@@ -21,6 +21,7 @@ from tenancy.api import (
     TenantRelatedField,
     TenantViewSet,
 )
+from tenancy.filters import IsoDateTimeFilter, refuse_unknown_query_parameters
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -126,8 +127,8 @@ class SmsMessageFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=SmsMessage.Status.choices)
     number = django_filters.CharFilter(method="filter_number", label="Texts to or from this number")
     unread = django_filters.BooleanFilter(method="filter_unread", label="Inbound texts not read yet")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = SmsMessage
@@ -258,6 +259,7 @@ class SmsConversationViewSet(SingleCompanyWritesMixin, viewsets.GenericViewSet):
     lookup_value_regex = r"[^/]+"
 
     def list(self, request):
+        refuse_unknown_query_parameters(request, {"unread"})
         unread_only = request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
         page = self.paginate_queryset(sms.conversations(unread_only=unread_only))
         latest = sms.latest_messages([row["thread"] for row in page])

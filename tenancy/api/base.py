@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from rest_framework import permissions, serializers, status, viewsets
@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..context import current_scope
 from ..exceptions import CrossTenantWrite, NoTenantContext
+from ..parsers import RequestBodyTooLarge
 from ..scoping import scoped_choices
 
 logger = logging.getLogger("tenancy")
@@ -139,6 +140,9 @@ def exception_handler(exc, context):
         exc.status_code = status.HTTP_403_FORBIDDEN
     elif isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's form parsing refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF would answer 500.
+        exc = RequestBodyTooLarge()
     elif isinstance(exc, ProtectedError):
         return Response(
             {"detail": "This record is still referenced by other records and cannot be deleted."},

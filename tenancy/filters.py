@@ -1,0 +1,58 @@
+"""Filter building blocks every list shares: UTC datetime filters and a backend that names unknown filters."""
+
+from datetime import UTC
+
+import django_filters
+from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+# Query parameters every list understands besides its filters: pagination, search, ordering, format.
+STANDARD_QUERY_PARAMETERS = frozenset({"page", "page_size", "search", "ordering", "format"})
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 datetime, converted to UTC: PostgreSQL refuses offsets beyond 15:59 (a 500 before)."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        return parsed.astimezone(UTC) if parsed is not None else None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """django-filter's ISO 8601 datetime filter, compared in UTC."""
+
+    field_class = UtcIsoDateTimeField
+
+
+def refuse_unknown_query_parameters(request, known) -> None:
+    """400 naming the query parameters outside `known` and the standard ones."""
+    unknown = sorted(set(request.query_params) - STANDARD_QUERY_PARAMETERS - set(known))
+    if unknown:
+        names = ", ".join(unknown)
+        raise ValidationError(
+            {"detail": f"Unknown query parameter(s): {names}. This list has no such filter."}
+        )
+
+
+class StrictDjangoFilterBackend(DjangoFilterBackend):
+    """django-filter's backend that answers 400 naming any query parameter a list does not understand.
+
+    A list accepts the standard parameters, its filterset's filters, and the names a viewset lists in
+    `extra_query_parameters`; a misspelt filter would otherwise silently return every row.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) == "list":
+            refuse_unknown_query_parameters(request, self.known_query_parameters(queryset, view))
+        return super().filter_queryset(request, queryset, view)
+
+    def known_query_parameters(self, queryset, view) -> set[str]:
+        known = set(getattr(view, "extra_query_parameters", ()))
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            for name, declared in filterset_class.base_filters.items():
+                known.add(name)
+                suffixes = getattr(declared.field.widget, "suffixes", None)
+                known.update(f"{name}_{suffix}" if suffix else name for suffix in suffixes or ())
+        return known

@@ -1,0 +1,385 @@
+"""Bad input on every list endpoint of the router: a 4xx with a clear message, never a 500, nothing changed.
+
+The endpoints come from crm.urls.router.registry, so a new viewset is covered when it is registered.
+"""
+
+import json
+import uuid
+from urllib.parse import quote
+
+import django_filters
+import pytest
+from django.db import connection
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from crm.models import Contact
+from crm.urls import router
+from tenancy.context import company_context
+from tenancy.filters import IsoDateTimeFilter, StrictDjangoFilterBackend
+
+from .factories import ContactFactory
+from .isolation import REGISTRY
+
+pytestmark = pytest.mark.postgres
+
+LIST_ROUTES = [(prefix, viewset) for prefix, viewset, _ in router.registry if hasattr(viewset, "list")]
+CREATE_ROUTES = [
+    (prefix, viewset)
+    for prefix, viewset in LIST_ROUTES
+    if hasattr(viewset, "create") and "post" in viewset.http_method_names
+]
+
+
+def ids(routes):
+    return [prefix for prefix, _ in routes]
+
+
+def url_of(prefix: str) -> str:
+    return f"/api/{prefix}"
+
+
+def rows_of(viewset, company) -> list:
+    """Every stored row of a viewset's model in one company (deleted ones too), to prove nothing changed."""
+    model = getattr(viewset, "model", None)
+    if model is None:
+        return []
+    with company_context(company):
+        return sorted(model._base_manager.values_list("pk", "updated_at", "is_deleted"))
+
+
+def assert_clear_error(response, status: int) -> dict:
+    """A JSON answer with the status and a message a person can read (`detail` or per-field lists)."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert isinstance(body, dict) and body, body
+    messages = [body["detail"]] if "detail" in body else [m for value in body.values() for m in value]
+    assert all(isinstance(message, str) and message.strip() for message in messages), body
+    return body
+
+
+@pytest.fixture
+def seeded(request, company_a, company_b, user_a, user_b):
+    """A row of the endpoint's model in each company, so "nothing changed" compares real rows."""
+    registration = REGISTRY.get(getattr(request.getfixturevalue("viewset"), "model", None))
+    if registration is not None:
+        registration.create(company_a)
+        registration.create(company_b)
+
+
+# Malformed and mistyped JSON bodies.
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"name": "unterminated', "JSON parse error"),
+        ("{'single': 'quotes'}", "JSON parse error"),
+        ('{"a": NaN}', "JSON parse error"),
+        ("[]", "Expected a dictionary"),
+        ('[{"name": "x"}]', "Expected a dictionary"),
+        ("42", "Expected a dictionary"),
+        ('"a string"', "Expected a dictionary"),
+        ("null", "No data provided"),
+    ],
+    ids=[
+        "truncated",
+        "single-quotes",
+        "nan",
+        "array",
+        "array-of-objects",
+        "number",
+        "string",
+        "null",
+    ],
+)
+@pytest.mark.parametrize(("prefix", "viewset"), CREATE_ROUTES, ids=ids(CREATE_ROUTES))
+def test_malformed_or_mistyped_json_is_a_400_and_changes_nothing(
+    prefix, viewset, body, message, client_a, company_a, company_b, seeded
+):
+    before = rows_of(viewset, company_a), rows_of(viewset, company_b)
+    response = client_a.post(url_of(prefix), body, content_type="application/json")
+    error = assert_clear_error(response, 400)
+    assert message in json.dumps(error), error
+    assert (rows_of(viewset, company_a), rows_of(viewset, company_b)) == before
+
+
+def with_lone_surrogates(payload: dict) -> dict:
+    """A valid create body whose free-text values are a lone surrogate (JSON "\\ud800"), ids kept."""
+
+    def odd(value):
+        if not isinstance(value, str):
+            return value
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            return "Ada \ud800"
+        return value
+
+    return {key: odd(value) for key, value in payload.items()}
+
+
+JSON_CREATE_ROUTES = [
+    (prefix, viewset)
+    for prefix, viewset in CREATE_ROUTES
+    if viewset.model in REGISTRY and REGISTRY[viewset.model].format == "json"
+]
+
+
+@pytest.mark.parametrize(("prefix", "viewset"), JSON_CREATE_ROUTES, ids=ids(JSON_CREATE_ROUTES))
+def test_a_lone_surrogate_in_text_is_a_400_per_field_and_changes_nothing(
+    prefix, viewset, client_a, company_a, company_b, user_a, user_b
+):
+    payload = with_lone_surrogates(REGISTRY[viewset.model].payload(company_a))
+    before = rows_of(viewset, company_a), rows_of(viewset, company_b)
+    response = client_a.generic("POST", url_of(prefix), json.dumps(payload), content_type="application/json")
+    error = assert_clear_error(response, 400)
+    assert "Surrogate characters are not allowed: U+D800." in json.dumps(error), error
+    assert (rows_of(viewset, company_a), rows_of(viewset, company_b)) == before
+
+
+def test_an_update_with_a_json_array_is_a_400_and_changes_nothing(client_a, company_a):
+    contact = ContactFactory(company=company_a, first_name="Ada")
+    response = client_a.patch(f"/api/contacts/{contact.pk}", "[1, 2]", content_type="application/json")
+    assert_clear_error(response, 400)
+    with company_context(company_a):
+        assert Contact.objects.get(pk=contact.pk).first_name == "Ada"
+
+
+# Oversize bodies and uploads.
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+@pytest.mark.parametrize(("prefix", "viewset"), CREATE_ROUTES, ids=ids(CREATE_ROUTES))
+def test_an_oversize_json_body_is_a_413_with_a_detail(
+    prefix, viewset, client_a, company_a, company_b, seeded
+):
+    before = rows_of(viewset, company_a), rows_of(viewset, company_b)
+    body = json.dumps({"name": "x" * 4096, "first_name": "x" * 4096, "notes": "x" * 4096})
+    response = client_a.post(url_of(prefix), body, content_type="application/json")
+    error = assert_clear_error(response, 413)
+    assert "too large" in error["detail"]
+    assert (rows_of(viewset, company_a), rows_of(viewset, company_b)) == before
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+def test_an_oversize_json_body_without_a_truthful_length_is_still_a_413(client_a, company_a):
+    """The limit holds on the bytes read, not on what Content-Length claims."""
+    body = json.dumps({"first_name": "x" * 4096, "last_name": "y"}).encode()
+    response = client_a.generic(
+        "POST", "/api/contacts", body, content_type="application/json", CONTENT_LENGTH="10"
+    )
+    # Django reads exactly Content-Length bytes: a short claim cuts the body, which no longer parses.
+    assert response.status_code in (400, 413), response.content
+    body = json.dumps({"first_name": "x" * 4096, "last_name": "y"})
+    response = client_a.generic("POST", "/api/contacts", body, content_type="application/json")
+    assert_clear_error(response, 413)
+    with company_context(company_a):
+        assert not Contact.objects.exists()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+def test_an_oversize_form_body_is_a_413_with_a_detail(client_a, company_a):
+    response = client_a.post(
+        "/api/contacts",
+        "first_name=" + "x" * 4096 + "&last_name=y",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_clear_error(response, 413)
+    with company_context(company_a):
+        assert not Contact.objects.exists()
+
+
+def test_an_oversize_upload_is_a_413_and_stores_nothing(client_a, company_a, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from files.models import File
+
+    settings.FILE_UPLOAD_MAX_BYTES = 1024
+    upload = SimpleUploadedFile("big.txt", b"x" * 2048, content_type="text/plain")
+    response = client_a.post("/api/files", {"file": upload}, format="multipart")
+    assert_clear_error(response, 413)
+    with company_context(company_a):
+        assert not File.objects.exists()
+
+
+# Invalid UUIDs in paths and filters.
+@pytest.mark.parametrize(
+    "bad_id", ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g", "%00", "' OR 1=1 --"]
+)
+@pytest.mark.parametrize(("prefix", "viewset"), LIST_ROUTES, ids=ids(LIST_ROUTES))
+def test_an_invalid_id_in_a_path_is_a_404(prefix, viewset, bad_id, client_a):
+    response = client_a.get(f"{url_of(prefix)}/{bad_id}")
+    assert_clear_error(response, 404)
+
+
+def uuid_filters(viewset) -> list[str]:
+    filterset = getattr(viewset, "filterset_class", None)
+    if filterset is None:
+        return []
+    return [
+        name
+        for name, declared in filterset.base_filters.items()
+        if isinstance(declared, django_filters.UUIDFilter | django_filters.ModelChoiceFilter)
+    ]
+
+
+UUID_FILTER_CASES = [(prefix, name) for prefix, viewset in LIST_ROUTES for name in uuid_filters(viewset)]
+
+
+def test_uuid_filters_are_found():
+    assert ("contacts", "account") in UUID_FILTER_CASES
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name"), UUID_FILTER_CASES, ids=[f"{p}-{n}" for p, n in UUID_FILTER_CASES]
+)
+def test_an_invalid_uuid_in_a_filter_is_a_400_naming_the_filter(prefix, name, client_a):
+    response = client_a.get(url_of(prefix), {name: "not-a-uuid"})
+    body = assert_clear_error(response, 400)
+    assert name in body, body
+
+
+def datetime_filters(viewset) -> list[str]:
+    filterset = getattr(viewset, "filterset_class", None)
+    if filterset is None:
+        return []
+    return [
+        name for name, declared in filterset.base_filters.items() if isinstance(declared, IsoDateTimeFilter)
+    ]
+
+
+DATETIME_FILTER_CASES = [
+    (prefix, name) for prefix, viewset in LIST_ROUTES for name in datetime_filters(viewset)
+]
+
+
+def test_datetime_filters_are_found():
+    assert ("contacts", "created_after") in DATETIME_FILTER_CASES
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name"), DATETIME_FILTER_CASES, ids=[f"{p}-{n}" for p, n in DATETIME_FILTER_CASES]
+)
+def test_a_datetime_filter_with_any_valid_offset_is_answered(prefix, name, client_a, company_a):
+    """ISO 8601 allows offsets PostgreSQL refuses (beyond 15:59): compared in UTC, not a 500."""
+    ContactFactory(company=company_a)
+    for value in ("3470-06-26T14:40:40+22:18", "2000-01-01T00:00:00-23:59", "0001-01-01T00:00:00+00:00"):
+        response = client_a.get(url_of(prefix), {name: value})
+        assert response.status_code == 200, (value, response.content[:300])
+    assert_clear_error(client_a.get(url_of(prefix), {name: "yesterday"}), 400)
+
+
+# Pagination.
+@pytest.mark.parametrize(("prefix", "viewset"), LIST_ROUTES, ids=ids(LIST_ROUTES))
+def test_a_huge_page_number_is_a_404_invalid_page(prefix, viewset, client_a):
+    body = assert_clear_error(client_a.get(url_of(prefix), {"page": 10**12}), 404)
+    assert body["detail"] == "Invalid page."
+
+
+@pytest.mark.parametrize("page_size", ["abc", "-1", "0", "1.5", "1e3", "٣"])
+def test_a_page_size_that_is_no_positive_whole_number_is_a_400(page_size, client_a):
+    body = assert_clear_error(client_a.get("/api/contacts", {"page_size": page_size}), 400)
+    assert "page_size" in body
+
+
+def test_a_huge_page_size_is_capped_at_200(client_a, company_a):
+    ContactFactory.create_batch(201, company=company_a)
+    response = client_a.get("/api/contacts", {"page_size": 10**9})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["count"], len(body["results"])) == (201, 200)
+
+
+# Unknown filters.
+@pytest.mark.parametrize(("prefix", "viewset"), LIST_ROUTES, ids=ids(LIST_ROUTES))
+def test_an_unknown_filter_is_a_400_naming_it(prefix, viewset, client_a):
+    body = assert_clear_error(
+        client_a.get(url_of(prefix), {"colour": "red", "owner_id": "x", "page": 1}), 400
+    )
+    assert "colour, owner_id" in body["detail"]
+
+
+@pytest.mark.parametrize(("prefix", "viewset"), LIST_ROUTES, ids=ids(LIST_ROUTES))
+def test_standard_parameters_and_declared_filters_are_accepted(prefix, viewset, client_a):
+    params = {"page": 1, "page_size": 5, "format": "json"}
+    filterset = getattr(viewset, "filterset_class", None)
+    if getattr(viewset, "search_fields", None):
+        params["search"] = "x"
+    if filterset is not None:
+        for name, declared in filterset.base_filters.items():
+            if not isinstance(declared, django_filters.ChoiceFilter | django_filters.MultipleChoiceFilter):
+                params.setdefault(name, "")  # an empty value is read as absent; a choice must be one
+    response = client_a.get(url_of(prefix), params)
+    assert response.status_code == 200, (params, response.content[:300])
+
+
+def test_the_strict_backend_is_the_default_filter_backend():
+    from rest_framework.settings import api_settings
+
+    assert StrictDjangoFilterBackend in api_settings.DEFAULT_FILTER_BACKENDS
+
+
+# Odd unicode.
+ODD_NAMES = {
+    "nul": ("Ada\x00Lovelace", 400),
+    "too-long": ("A" * 10_000, 400),
+}
+LEGITIMATE_NAMES = {
+    "emoji": "Ada 👩\u200d💻",
+    "rtl-override": "Ada \u202eecalevoL",
+    "combining": "Zoe\u0308",
+    "astral": "\U0001d504\U0001d521\U0001d51e",
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_NAMES), ids=list(ODD_NAMES))
+def test_a_name_with_a_nul_byte_or_of_ten_thousand_characters_is_a_400_per_field(name, client_a, company_a):
+    value, status = ODD_NAMES[name]
+    contact = ContactFactory(company=company_a, first_name="Ada")
+    created = client_a.post("/api/contacts", {"first_name": value, "last_name": "L"}, format="json")
+    body = assert_clear_error(created, status)
+    assert "first_name" in body
+    updated = client_a.patch(f"/api/contacts/{contact.pk}", {"first_name": value}, format="json")
+    assert "first_name" in assert_clear_error(updated, status)
+    with company_context(company_a):
+        assert list(Contact.objects.values_list("first_name", flat=True)) == ["Ada"]
+
+
+@pytest.mark.parametrize("name", list(LEGITIMATE_NAMES), ids=list(LEGITIMATE_NAMES))
+def test_emoji_and_bidirectional_text_are_names_stored_as_given(name, client_a, company_a):
+    """Not bad input: people's names use them. They are stored verbatim and JSON-escaped on the way out."""
+    value = LEGITIMATE_NAMES[name]
+    created = client_a.post("/api/contacts", {"first_name": value, "last_name": "L"}, format="json")
+    assert created.status_code == 201, created.content
+    assert client_a.get(f"/api/contacts/{created.json()['id']}").json()["first_name"] == value
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["\x00", "a\x00b", "\ud800", "\U0010ffff", "\u202e", "👩\u200d💻", "%", "_", "\\", "'", "x" * 10_000],
+    ids=[
+        "nul",
+        "inner-nul",
+        "surrogate",
+        "max-codepoint",
+        "rtl",
+        "emoji",
+        "percent",
+        "underscore",
+        "backslash",
+        "quote",
+        "long",
+    ],
+)
+@pytest.mark.parametrize(("prefix", "viewset"), LIST_ROUTES, ids=ids(LIST_ROUTES))
+def test_odd_search_terms_never_fail(prefix, viewset, term, client_a, company_a):
+    """Searches with odd text answer 200 (or a 400 that says why); never a 500."""
+    # Percent-encoded as a raw client would send it (a lone surrogate as its invalid UTF-8 bytes).
+    response = client_a.get(f"{url_of(prefix)}?search={quote(term.encode('utf-8', 'surrogatepass'))}")
+    assert response.status_code in (200, 400), (response.status_code, response.content[:300])
+    if response.status_code == 400:
+        assert_clear_error(response, 400)
+
+
+def test_a_nul_byte_in_a_raw_query_string_is_not_a_500(client_a):
+    response = APIClient.get(client_a, "/api/contacts?search=%00&email=a%00b")
+    assert response.status_code in (200, 400)
+    assert connection.vendor == "postgresql"

@@ -1,0 +1,245 @@
+"""Fuzzing: schemathesis against our own OpenAPI schema, as a user of each company and as a super admin.
+
+Every operation of /api/schema/ is one test per persona (so xdist splits them across workers), run
+in-process through the WSGI handler with every check schemathesis offers. Path parameters hit real
+rows of the caller's company and of the other company, seeded once per persona; each example runs
+in a savepoint that is rolled back, so a fuzzed POST or DELETE never changes what the next one sees.
+max_response_time is the one check left off: timings belong in bench/, not in tests.
+"""
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import IntegrityError, close_old_connections, transaction
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from crm.urls import router
+from tenancy.auth import issue_tokens
+
+from .factories import (
+    CompanyFactory,
+    DocumentSignatureFactory,
+    QuoteLineItemFactory,
+    SuperAdminFactory,
+    UserFactory,
+    WorkflowExecutionFactory,
+)
+from .isolation import REGISTRY
+
+# Opt-in until its open findings are fixed (docs/SECURITY.md, "Fuzzing"): CRM_FUZZ=1 runs it.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        os.environ.get("CRM_FUZZ") != "1",
+        reason="schemathesis fuzzing is opt-in (CRM_FUZZ=1) until the findings in docs/SECURITY.md are fixed",
+    ),
+]
+
+ROWS_PER_MODEL = 2
+
+
+def generated_schema() -> dict:
+    """The schema /api/schema/ serves, built without a request (no database needed at collection)."""
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(spec, renderer_context={}))
+
+
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {"max-examples": 100, "deterministic": True, "no-shrink": True},
+    }
+)
+schema = schemathesis.openapi.from_dict(generated_schema(), config=CONFIG)
+schema.app = get_wsgi_application()
+
+
+@dataclass
+class Persona:
+    """Who calls the API, and which ids a path parameter may name (theirs and the other company's)."""
+
+    headers_for_reads: dict
+    headers_for_writes: dict
+    targets: dict = field(default_factory=dict)
+
+
+CURRENT: dict = {}
+
+
+def path_targets(own, other) -> dict:
+    """(path prefix, parameter) -> ids of real rows, own company's first."""
+    return {key: own.get(key, []) + other.get(key, []) for key in set(own) | set(other)}
+
+
+def seed_company(company) -> dict:
+    """A few rows of every model the API serves, for one company; their ids by route."""
+    by_model: dict = {}
+    for model, registration in REGISTRY.items():
+        rows = []
+        for _ in range(ROWS_PER_MODEL):
+            try:
+                with transaction.atomic():
+                    rows.append(registration.create(company))
+            except IntegrityError:
+                break  # one row per company (Twilio settings)
+        by_model[model] = [str(row.pk) for row in rows]
+    by_model["signature"] = [
+        str(DocumentSignatureFactory(document_id=pk, company=company).pk)
+        for pk in by_model[_model("documents")]
+    ]
+    by_model["execution"] = [
+        str(WorkflowExecutionFactory(workflow_id=pk, company=company).pk)
+        for pk in by_model[_model("workflows")]
+    ]
+    for pk in by_model[_model("quotes")]:
+        QuoteLineItemFactory(quote_id=pk, company=company)
+    targets = {}
+    for prefix, viewset, _ in router.registry:
+        model = getattr(viewset, "model", None)
+        if model in by_model:
+            targets[(f"/api/{prefix}/", "id")] = by_model[model]
+    targets[("/api/workflows/", "execution_id")] = by_model["execution"]
+    return targets
+
+
+def _model(prefix):
+    return next(viewset.model for p, viewset, _ in router.registry if p == prefix)
+
+
+def substitute_real_ids(context, path_parameters):
+    """Let a path parameter name a seeded row of either company, or keep the generated value."""
+    if not path_parameters or "targets" not in CURRENT:
+        return st.just(path_parameters)  # no path parameters, or explicit examples built at collection
+    path = context.operation.path
+    choices = {}
+    for name, value in path_parameters.items():
+        ids = next(
+            (
+                ids
+                for (prefix, param), ids in CURRENT["targets"].items()
+                if path.startswith(prefix) and param == name
+            ),
+            None,
+        )
+        if ids and _is_uuid(value):
+            choices[name] = st.sampled_from([value, *ids])
+    if not choices:
+        return st.just(path_parameters)
+    return st.fixed_dictionaries({**{k: st.just(v) for k, v in path_parameters.items()}, **choices})
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+schema.hook("flatmap_path_parameters")(substitute_real_ids)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Two companies with rows of every model, a user each and a super admin; rolled back at the end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        company_a, company_b = CompanyFactory(name="Fuzz A"), CompanyFactory(name="Fuzz B")
+        user_a = UserFactory(company=company_a, role="owner")
+        user_b = UserFactory(company=company_b, role="owner")
+        admin = SuperAdminFactory()
+        seeds_a, seeds_b = seed_company(company_a), seed_company(company_b)
+        yield {"a": (company_a, user_a, seeds_a), "b": (company_b, user_b, seeds_b), "admin": admin}
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def in_process_requests():
+    """Keep Django's request signals from closing the test's connection (as its test client does)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def bearer(user) -> dict:
+    return {"Authorization": f"Bearer {issue_tokens(user)['access_token']}"}
+
+
+def persona(world, name) -> Persona:
+    if name == "admin":
+        company_a, _, seeds_a = world["a"]
+        _, _, seeds_b = world["b"]
+        headers = bearer(world["admin"])
+        writes = {**headers, "X-Company-ID": str(company_a.pk)}
+        return Persona(headers, writes, path_targets(seeds_a, seeds_b))
+    other = "b" if name == "a" else "a"
+    _, user, own = world[name]
+    headers = bearer(user)
+    return Persona(headers, headers, path_targets(own, world[other][2]))
+
+
+def fuzz(case, who: Persona):
+    CURRENT["targets"] = who.targets
+    reading = case.method.upper() in ("GET", "HEAD", "OPTIONS")
+    headers = who.headers_for_reads if reading else who.headers_for_writes
+    with transaction.atomic():
+        try:
+            case.call_and_validate(headers=headers)
+        finally:
+            transaction.set_rollback(True)
+
+
+FUZZ_SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture
+def as_company_a(world, db, in_process_requests):
+    who = persona(world, "a")
+    CURRENT["targets"] = who.targets
+    return who
+
+
+@pytest.fixture
+def as_company_b(world, db, in_process_requests):
+    who = persona(world, "b")
+    CURRENT["targets"] = who.targets
+    return who
+
+
+@pytest.fixture
+def as_super_admin(world, db, in_process_requests):
+    who = persona(world, "admin")
+    CURRENT["targets"] = who.targets
+    return who
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_as_company_a(case, as_company_a):
+    fuzz(case, as_company_a)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_as_company_b(case, as_company_b):
+    fuzz(case, as_company_b)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_as_super_admin(case, as_super_admin):
+    fuzz(case, as_super_admin)
