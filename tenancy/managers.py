@@ -21,12 +21,9 @@ def _company_owned_foreign_keys(model):
 
 def verify_same_company(objs) -> None:
     """Raise CrossTenantWrite when any object points at a row of another company."""
-    from django.contrib.auth import get_user_model
-
     objs = list(objs)
     if not objs:
         return
-    user_model = get_user_model()
     for field in _company_owned_foreign_keys(type(objs[0])):
         wanted: dict = {}
         for obj in objs:
@@ -37,34 +34,43 @@ def verify_same_company(objs) -> None:
             if field.is_cached(obj):
                 related = field.get_cached_value(obj)
                 if related is not None and related.pk == value:
-                    _check_pair(obj, field, related.company_id, user_model)
+                    _check_reference(type(obj), field, obj.company_id, related.company_id)
                     continue
             wanted.setdefault(value, []).append(obj)
         if not wanted:
             continue
-        # The base manager reads the referenced rows without scoping, only to compare companies.
-        # Row-level security hides another company's rows, so a row not found is refused like a
-        # foreign one (a missing row would fail its foreign key anyway).
-        owners = dict(
-            field.related_model._base_manager.filter(pk__in=list(wanted)).values_list("pk", "company_id")
-        )
+        owners = _owning_companies(field, wanted)
         for value, referrers in wanted.items():
-            if value not in owners:
-                raise CrossTenantWrite(
-                    f"{type(referrers[0]).__name__}.{field.name} points at a "
-                    f"{field.related_model.__name__} that does not exist in this company."
-                )
             for obj in referrers:
-                _check_pair(obj, field, owners[value], user_model)
+                _check_reference(type(obj), field, obj.company_id, owners.get(value, _NOT_FOUND))
 
 
-def _check_pair(obj, field, related_company_id, user_model) -> None:
-    if related_company_id == obj.company_id:
+_NOT_FOUND = object()
+
+
+def _owning_companies(field, pks) -> dict:
+    """The company of each referenced row this transaction may see, in one query."""
+    # The base manager reads the referenced rows without scoping, only to compare companies.
+    # Row-level security hides another company's rows, so such a row is simply absent here.
+    return dict(field.related_model._base_manager.filter(pk__in=list(pks)).values_list("pk", "company_id"))
+
+
+def _check_reference(model, field, company_id, related_company_id) -> None:
+    """Refuse a reference from a row of `company_id` to a row of another company, or to no row."""
+    from django.contrib.auth import get_user_model
+
+    if related_company_id is _NOT_FOUND:
+        # Not visible in this company: refused like a foreign row (a missing row would fail its FK anyway).
+        raise CrossTenantWrite(
+            f"{model.__name__}.{field.name} points at a {field.related_model.__name__} "
+            "that does not exist in this company."
+        )
+    if related_company_id == company_id:
         return
-    if field.related_model is user_model and related_company_id is None:
+    if field.related_model is get_user_model() and related_company_id is None:
         return  # Platform super admins act inside any company they support.
     raise CrossTenantWrite(
-        f"{type(obj).__name__}.{field.name} points at a {field.related_model.__name__} "
+        f"{model.__name__}.{field.name} points at a {field.related_model.__name__} "
         f"of another company; references never cross companies."
     )
 
@@ -86,8 +92,6 @@ class TenantQuerySet(models.QuerySet):
         return super().update(**kwargs)
 
     def _verify_update_references(self, values: dict) -> None:
-        from django.contrib.auth import get_user_model
-
         scope = current_scope()
         for field in _company_owned_foreign_keys(self.model):
             for key in (field.name, field.attname):
@@ -97,16 +101,9 @@ class TenantQuerySet(models.QuerySet):
                     raise CrossTenantWrite(
                         f"update() of {self.model.__name__}.{field.name} needs one company in the context."
                     )
-                target = getattr(values[key], "pk", values[key])
-                # Row-level security hides another company's rows: look for the row in this company.
-                in_company = models.Q(company_id=scope.company_id)
-                if field.related_model is get_user_model():
-                    in_company |= models.Q(company_id__isnull=True)
-                if not field.related_model._base_manager.filter(in_company, pk=target).exists():
-                    raise CrossTenantWrite(
-                        f"update() of {self.model.__name__}.{field.name} points at a row of "
-                        "another company; references never cross companies."
-                    )
+                target = field.target_field.to_python(getattr(values[key], "pk", values[key]))
+                owner = _owning_companies(field, [target]).get(target, _NOT_FOUND)
+                _check_reference(self.model, field, scope.company_id, owner)
 
     def soft_delete(self) -> int:
         """Mark every row of this queryset deleted."""

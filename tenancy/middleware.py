@@ -62,15 +62,14 @@ def scope_for_request(request, user) -> AbstractContextManager:
         return no_company()
     wanted = requested_company_id(request)
     if user.is_platform_admin:
+        reason = f"super admin request {request.method} {request.path}"
         if wanted is None:
-            return all_companies(
-                reason=f"super admin request {request.method} {request.path}", actor=user, request=request
-            )
+            return all_companies(reason=reason, actor=user, request=request)
         if not Company.objects.filter(pk=wanted).exists():
             raise CompanyHeaderRefused("X-Company-ID names no existing company.", 400)
         record_access(
             action=AuditLog.Action.COMPANY_ACCESS,
-            reason=f"super admin request {request.method} {request.path}",
+            reason=reason,
             actor=user,
             company_id=wanted,
             request=request,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.db import migrations
 from django.db.backends.signals import connection_created
+from psycopg.pq import TransactionStatus
 
 from .context import current_scope
 
@@ -55,10 +56,9 @@ class TransactionContext:
 
     def __call__(self, execute, sql, params, many, context):
         raw = self.connection.connection
-        if raw is None or sql.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+        # Only the head of the statement is inspected: bulk inserts can be megabytes of SQL.
+        if raw is None or sql[:32].lstrip().upper().startswith(_TRANSACTION_CONTROL):
             return execute(sql, params, many, context)
-        from psycopg.pq import TransactionStatus
-
         status = raw.info.transaction_status
         if status == TransactionStatus.IDLE:
             # Between transactions: whatever was set ended with the previous one.

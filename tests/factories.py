@@ -123,9 +123,11 @@ class PhoneNumberFactory(TenantFactory):
     user = factory.SubFactory(UserFactory, company=factory.SelfAttribute("..company"), phone="+14155550199")
 
 
-class SmsMessageFactory(TenantFactory):
+class PhoneActivityFactory(TenantFactory):
+    """An outbound text or call from a company number to a contact, all of one company."""
+
     class Meta:
-        model = SmsMessage
+        abstract = True
 
     company = factory.SelfAttribute("phone_number.company")
     phone_number = factory.SubFactory(PhoneNumberFactory)
@@ -134,21 +136,20 @@ class SmsMessageFactory(TenantFactory):
     direction = "outbound"
     from_number = factory.SelfAttribute("phone_number.number")
     to_number = factory.SelfAttribute("contact.phone")
+
+
+class SmsMessageFactory(PhoneActivityFactory):
+    class Meta:
+        model = SmsMessage
+
     body = factory.Faker("sentence")
     status = SmsMessage.Status.SENT
 
 
-class CallFactory(TenantFactory):
+class CallFactory(PhoneActivityFactory):
     class Meta:
         model = Call
 
-    company = factory.SelfAttribute("phone_number.company")
-    phone_number = factory.SubFactory(PhoneNumberFactory)
-    contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
-    user = factory.SelfAttribute("phone_number.user")
-    direction = "outbound"
-    from_number = factory.SelfAttribute("phone_number.number")
-    to_number = factory.SelfAttribute("contact.phone")
     status = Call.Status.COMPLETED
     duration_seconds = 60
 

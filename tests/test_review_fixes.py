@@ -39,7 +39,9 @@ def test_a_member_cannot_delete_a_colleagues_document_out_for_signature(company_
 
 def test_an_inbound_sms_whose_sid_another_company_holds_is_ignored(client, twilio_a, number_a, company_b):
     """A SID stored under company B is never overwritten nor shown to A, and the webhook is not a 500."""
-    taken = SmsMessageFactory(phone_number__company=company_b, twilio_sid="SM" + "f" * 32)
+    taken = SmsMessageFactory(
+        phone_number__company=company_b, phone_number__number="+12025559901", twilio_sid="SM" + "f" * 32
+    )
     params = {"MessageSid": taken.twilio_sid, "From": "+16175550999", "To": number_a.number, "Body": "Hi"}
 
     response = post_twilio_webhook(client, "/api/twilio/sms/inbound", params, twilio_a.auth_token)
