@@ -51,7 +51,9 @@ days to hundredths and rates to four decimals; a rate or average over nothing is
 DEFAULT_DAYS = 30
 OPEN_STAGES = [stage.value for stage in Deal.Stage if stage not in Deal.CLOSED_STAGES]
 FUNNEL = [*OPEN_STAGES, Deal.Stage.WON.value]
-EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9999, 12, 30)
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+# The same bounds for the OpenAPI schema: years 1900 to 9998.
+DAY_PATTERN = r"^(19\d\d|[2-8]\d{3}|9[0-8]\d\d|99[0-8]\d|999[0-8])-\d\d-\d\d$"
 SECTIONS = ("pipeline", "activity")
 
 CENTS = Decimal("0.01")

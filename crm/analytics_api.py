@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from messaging.models import EmailCampaign
-from tenancy.api import BadRequest
+from tenancy.api import BadRequest, TenantSerializer
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_company_id
 
@@ -31,14 +31,14 @@ SCOPE_HELP = (
 # Figures
 
 
-class CompanyRefSerializer(serializers.Serializer):
+class CompanyRefSerializer(TenantSerializer):
     """The company whose figures these are."""
 
     id = serializers.UUIDField()
     name = serializers.CharField()
 
 
-class CurrencyTotalSerializer(serializers.Serializer):
+class CurrencyTotalSerializer(TenantSerializer):
     """Records of one currency: amounts in different currencies are never added together."""
 
     currency = serializers.CharField(help_text="ISO 4217 code, e.g. USD.")
@@ -52,7 +52,7 @@ class OpenPipelineSerializer(CurrencyTotalSerializer):
     weighted_value = serializers.DecimalField(**MONEY, help_text="Sum of amount x stage probability.")
 
 
-class StageReachSerializer(serializers.Serializer):
+class StageReachSerializer(TenantSerializer):
     """How many of the deals created in the range reached a funnel stage or a later one."""
 
     stage = serializers.ChoiceField(choices=Deal.Stage.choices)
@@ -60,7 +60,7 @@ class StageReachSerializer(serializers.Serializer):
     rate = serializers.DecimalField(**RATE, help_text="reached / created; null when none was created.")
 
 
-class ConversionSerializer(serializers.Serializer):
+class ConversionSerializer(TenantSerializer):
     """The funnel of the deals created in the range."""
 
     created = serializers.IntegerField(help_text="Deals created in the range.")
@@ -72,14 +72,14 @@ class ConversionSerializer(serializers.Serializer):
     )
 
 
-class QuoteFiguresSerializer(serializers.Serializer):
+class QuoteFiguresSerializer(TenantSerializer):
     """Quotes sent and accepted in the range, per currency."""
 
     sent = CurrencyTotalSerializer(many=True, help_text="Quotes whose sent_at is in the range.")
     accepted = CurrencyTotalSerializer(many=True, help_text="Quotes whose accepted_at is in the range.")
 
 
-class PipelineSerializer(serializers.Serializer):
+class PipelineSerializer(TenantSerializer):
     """Deals and quotes: the open pipeline now, and what was won, lost, converted and quoted in the range."""
 
     open = OpenPipelineSerializer(many=True, help_text="Open deals now, whatever the range.")
@@ -95,7 +95,7 @@ class PipelineSerializer(serializers.Serializer):
     quotes = QuoteFiguresSerializer()
 
 
-class UserCallsSerializer(serializers.Serializer):
+class UserCallsSerializer(TenantSerializer):
     """One user's calls."""
 
     user = serializers.UUIDField(allow_null=True, help_text="Null for calls that belong to nobody.")
@@ -105,7 +105,7 @@ class UserCallsSerializer(serializers.Serializer):
     answered = serializers.IntegerField(help_text="Calls a person picked up.")
 
 
-class CallFiguresSerializer(serializers.Serializer):
+class CallFiguresSerializer(TenantSerializer):
     """Calls created in the range, in total and per user (most calls first)."""
 
     count = serializers.IntegerField()
@@ -114,7 +114,7 @@ class CallFiguresSerializer(serializers.Serializer):
     per_user = UserCallsSerializer(many=True)
 
 
-class SmsFiguresSerializer(serializers.Serializer):
+class SmsFiguresSerializer(TenantSerializer):
     """Texts created in the range."""
 
     sent = serializers.IntegerField(help_text="Outbound texts sent or delivered.")
@@ -122,13 +122,13 @@ class SmsFiguresSerializer(serializers.Serializer):
     received = serializers.IntegerField(help_text="Inbound texts.")
 
 
-class EmailFiguresSerializer(serializers.Serializer):
+class EmailFiguresSerializer(TenantSerializer):
     """E-mails sent in the range (sent_at), campaign e-mails included."""
 
     sent = serializers.IntegerField()
 
 
-class CampaignFiguresSerializer(serializers.Serializer):
+class CampaignFiguresSerializer(TenantSerializer):
     """One campaign started in the range, with the results of its e-mails."""
 
     id = serializers.UUIDField()
@@ -142,7 +142,7 @@ class CampaignFiguresSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
-class ActivitySerializer(serializers.Serializer):
+class ActivitySerializer(TenantSerializer):
     """Calls, texts, e-mails and campaigns of the range."""
 
     calls = CallFiguresSerializer()
@@ -157,7 +157,7 @@ SECTION_SERIALIZERS = {"pipeline": PipelineSerializer, "activity": ActivitySeria
 # Reports
 
 
-class PeriodSerializer(serializers.Serializer):
+class PeriodSerializer(TenantSerializer):
     """Whose figures these are, and the inclusive range of days they cover."""
 
     scope = serializers.ChoiceField(choices=[("company", "One company"), ("all_companies", "All companies")])
@@ -222,9 +222,13 @@ RANGE_PARAMETERS = [
         "from",
         OpenApiTypes.DATE,
         description="First day, inclusive (YYYY-MM-DD); default: 29 days before `to`.",
+        pattern=analytics.DAY_PATTERN,
     ),
     OpenApiParameter(
-        "to", OpenApiTypes.DATE, description="Last day, inclusive (YYYY-MM-DD); default: today."
+        "to",
+        OpenApiTypes.DATE,
+        description="Last day, inclusive (YYYY-MM-DD); default: today.",
+        pattern=analytics.DAY_PATTERN,
     ),
 ]
 

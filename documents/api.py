@@ -25,7 +25,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
+from tenancy.api import (
+    StrictJsonTypesMixin,
+    TenantModelSerializer,
+    TenantSerializer,
+    TenantViewSet,
+    as_api_error,
+    service_refusals,
+)
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import company_context
 from tenancy.filters import IsoDateTimeFilter
@@ -50,26 +57,10 @@ SIGNATURE_SUMMARY_FIELDS = [
 ]
 
 
-@contextmanager
-def rule_errors_as_400() -> Iterator[None]:
-    """A rule a service refuses becomes a 400: per field when it names fields, else one `detail`."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        raise as_api_error(error) from error
-
-
-def as_api_error(error: DjangoValidationError) -> APIException:
-    """A service's ValidationError as a 400: per field when it names fields, else one `detail`."""
-    if hasattr(error, "error_dict"):
-        return serializers.ValidationError(error.message_dict)
-    return BadRequest(" ".join(error.messages))
-
-
 # Staff API
 
 
-class DocumentSignatureSummarySerializer(serializers.ModelSerializer):
+class DocumentSignatureSummarySerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     """One signer of a document and where their signature stands."""
 
     class Meta:
@@ -78,7 +69,7 @@ class DocumentSignatureSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DocumentSignatureSerializer(serializers.ModelSerializer):
+class DocumentSignatureSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     """One signer's full record: the signature given, the SHA-256 signed and every event."""
 
     class Meta:
@@ -127,20 +118,20 @@ class DocumentSerializer(TenantModelSerializer):
         ]
 
     def create(self, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.create_document(**validated_data)
 
     def update(self, instance, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.update_document(instance, **validated_data)
 
 
-class DocumentSignerSerializer(serializers.Serializer):
+class DocumentSignerSerializer(TenantSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
 
 
-class DocumentSendSerializer(serializers.Serializer):
+class DocumentSendSerializer(TenantSerializer):
     """Signers in signing order; the document's contact signs when none is named."""
 
     signers = DocumentSignerSerializer(
@@ -158,7 +149,7 @@ class DocumentSendSerializer(serializers.Serializer):
     )
 
 
-class DocumentVoidSerializer(serializers.Serializer):
+class DocumentVoidSerializer(TenantSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
@@ -196,7 +187,7 @@ class DocumentViewSet(TenantViewSet):
         if instance.status == instance.Status.SENT:
             # Deleting a document out for signature voids its links: the owner's or a manager's call.
             self._require_manager(instance)
-        with rule_errors_as_400():
+        with service_refusals():
             services.delete_document(instance, user=self.request.user)
 
     def _answer(self, document) -> Response:
@@ -217,7 +208,7 @@ class DocumentViewSet(TenantViewSet):
         body = DocumentSendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         options = body.validated_data
-        with rule_errors_as_400():
+        with service_refusals():
             signers = options.get("signers") or services.default_signers(document)
             document = services.send_for_signature(
                 document,
@@ -240,7 +231,7 @@ class DocumentViewSet(TenantViewSet):
         self._require_manager(document)
         body = DocumentVoidSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with rule_errors_as_400():
+        with service_refusals():
             document = services.void_document(
                 document,
                 user=request.user,
@@ -258,7 +249,7 @@ class DocumentViewSet(TenantViewSet):
         """E-mail a new link to each signer whose turn it is; their previous link stops working."""
         document = self.get_object()
         self._require_manager(document)
-        with rule_errors_as_400():
+        with service_refusals():
             document = services.resend_signature_requests(
                 document, user=request.user, requester=Requester.of(request)
             )
@@ -298,7 +289,7 @@ class LinkRefused(APIException):
         super().__init__(refusal.message)
 
 
-class PublicSignatureSerializer(serializers.Serializer):
+class PublicSignatureSerializer(TenantSerializer):
     """What a signing link shows its signer."""
 
     document_name = serializers.CharField()
@@ -339,7 +330,7 @@ def public_data(signature: DocumentSignature, token: str) -> dict:
     ).data
 
 
-class SignRequestSerializer(serializers.Serializer):
+class SignRequestSerializer(TenantSerializer):
     """A typed name, a drawn signature (PNG data URL), or both."""
 
     typed_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -348,7 +339,7 @@ class SignRequestSerializer(serializers.Serializer):
     )
 
 
-class DeclineRequestSerializer(serializers.Serializer):
+class DeclineRequestSerializer(TenantSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_DECLINE_REASON)
 
 

@@ -29,6 +29,7 @@ from files import services as file_services
 from messaging.models import Notification
 from messaging.services import email as email_service
 from messaging.services.notifications import notify
+from tenancy.exceptions import StateConflict
 from tenancy.resolution import company_owning
 
 from .models import Document, DocumentSignature
@@ -222,9 +223,7 @@ def send_for_signature(
     """Send a draft to its signers in order: the file's SHA-256 is fixed, the first signer is e-mailed."""
     stored = _locked_document(document)
     if stored.status != Document.Status.DRAFT:
-        raise ValidationError(
-            f"Only a draft can be sent for signature; this document is {_state_of(stored)}."
-        )
+        raise StateConflict(f"Only a draft can be sent for signature; this document is {_state_of(stored)}.")
     cleaned = clean_signers(signers)
     days = settings.SIGNING_LINK_DAYS if expires_in_days is None else expires_in_days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LINK_DAYS:
@@ -364,7 +363,7 @@ def _record_send_failure(signature_id, error: str) -> None:
 def resend_signature_requests(document: Document, *, user=None, requester: Requester = SYSTEM) -> Document:
     """E-mail every signer whose turn it is a new link; their previous link stops working."""
     if expire_document_if_overdue(document):
-        raise ValidationError("The document's signing deadline has passed; it is now expired.")
+        raise StateConflict("The document's signing deadline has passed; it is now expired.")
     with transaction.atomic():
         return _resend(document, user=user, requester=requester)
 
@@ -372,7 +371,7 @@ def resend_signature_requests(document: Document, *, user=None, requester: Reque
 def _resend(document: Document, *, user, requester: Requester) -> Document:
     stored = _locked_document(document)
     if stored.status != Document.Status.SENT:
-        raise ValidationError(
+        raise StateConflict(
             f"Only a document out for signature can be resent; this one is {_state_of(stored)}."
         )
     detail = {"by": user.email} if user is not None else {}
@@ -412,7 +411,7 @@ def void_document(
     """Withdraw a document out for signature: every outstanding link stops working."""
     stored = _locked_document(document)
     if stored.status != Document.Status.SENT:
-        raise ValidationError(
+        raise StateConflict(
             f"Only a document out for signature can be voided; this one is {_state_of(stored)}."
         )
     _void_outstanding(

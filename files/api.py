@@ -1,13 +1,11 @@
 """REST API of files and folders: /api/files, /api/folders, and the public signed download."""
 
 import uuid
-from contextlib import contextmanager
 
 import django_filters
 from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,10 +13,18 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.api import (
+    BadRequest,
+    TenantModelSerializer,
+    TenantRelatedField,
+    TenantSerializer,
+    TenantViewSet,
+    service_refusals,
+)
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
 
@@ -47,17 +53,6 @@ class LinkExpired(APIException):
     status_code = status.HTTP_410_GONE
     default_code = "link_expired"
     default_detail = "This download link has expired; ask for a new one."
-
-
-@contextmanager
-def rule_errors_as_400():
-    """A rule a service refuses becomes a 400: per field when it names fields, else one `detail`."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        if hasattr(error, "error_dict"):
-            raise serializers.ValidationError(error.message_dict) from error
-        raise BadRequest(" ".join(error.messages)) from error
 
 
 class UploadSizeGuard(FileUploadHandler):
@@ -167,7 +162,7 @@ class FolderSerializer(TenantModelSerializer):
         extra_kwargs = {"parent": {"help_text": "The folder this one is in; null for the top level."}}
 
     def create(self, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.save_folder(
                 Folder(),
                 name=validated_data["name"],
@@ -176,7 +171,7 @@ class FolderSerializer(TenantModelSerializer):
             )
 
     def update(self, instance, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.save_folder(
                 instance,
                 name=validated_data.get("name", instance.name),
@@ -184,7 +179,7 @@ class FolderSerializer(TenantModelSerializer):
             )
 
 
-class FolderNodeSerializer(serializers.Serializer):
+class FolderNodeSerializer(TenantSerializer):
     """A folder in the tree, with the folders inside it."""
 
     id = serializers.UUIDField()
@@ -251,7 +246,7 @@ class FileSerializer(TenantModelSerializer):
         return services.update_file(instance, **validated_data)
 
 
-class FileUploadSerializer(serializers.Serializer):
+class FileUploadSerializer(TenantSerializer):
     """A multipart upload: the file, and optionally its folder and a name to store it under."""
 
     file = serializers.FileField(help_text="The content; its type is sniffed from the bytes.")
@@ -264,7 +259,7 @@ class FileUploadSerializer(serializers.Serializer):
     )
 
 
-class DownloadLinkSerializer(serializers.Serializer):
+class DownloadLinkSerializer(TenantSerializer):
     url = serializers.URLField(help_text="Public link; anyone holding it may download until it expires.")
     expires_at = serializers.DateTimeField()
 
@@ -281,6 +276,15 @@ class FileViewSet(TenantViewSet):
 
     def get_serializer_class(self):
         return FileUploadSerializer if self.action == "create" else FileSerializer
+
+    def get_parsers(self):
+        # An upload is multipart; renames and moves are JSON like every other body.
+        # Called before `action` is set on a request, and with no request when the schema is built.
+        request = getattr(self, "request", None)
+        action = self.action_map.get(request.method.lower()) if request is not None else self.action
+        if action == "create":
+            return [MultiPartParser()]
+        return super().get_parsers()
 
     def initialize_request(self, request, *args, **kwargs):
         drf_request = super().initialize_request(request, *args, **kwargs)

@@ -1,9 +1,6 @@
 """REST API of quotes: /api/quotes with inline line items, status actions, PDF and signature."""
 
-from contextlib import contextmanager
-
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -12,7 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.validators import currency_code
-from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
+from tenancy.api import (
+    StrictJsonTypesMixin,
+    TenantModelSerializer,
+    TenantSerializer,
+    TenantViewSet,
+    service_refusals,
+)
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_scope
 from tenancy.filters import IsoDateTimeFilter
@@ -26,17 +29,6 @@ LINE_TOTALS = ["subtotal", "discount_amount", "tax_amount", "total"]
 QUOTE_TOTALS = ["subtotal", "discount_total", "tax_total", "total"]
 
 
-@contextmanager
-def rule_errors_as_400():
-    """A rule a service refuses becomes a 400: per field when it names fields, else one `detail`."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        if hasattr(error, "error_dict"):
-            raise serializers.ValidationError(error.message_dict) from error
-        raise BadRequest(" ".join(error.messages)) from error
-
-
 class UpperCaseCharField(serializers.CharField):
     """A code such as a currency, upper-cased before its validators run, so "eur" is stored "EUR"."""
 
@@ -44,7 +36,7 @@ class UpperCaseCharField(serializers.CharField):
         return super().to_internal_value(data).upper()
 
 
-class QuoteLineItemSerializer(serializers.ModelSerializer):
+class QuoteLineItemSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     """One line: quantity times unit price, less a discount percent, plus a tax rate percent."""
 
     position = serializers.IntegerField(
@@ -118,20 +110,20 @@ class QuoteSerializer(TenantModelSerializer):
         extra_kwargs = {"valid_until": {"help_text": "Last valid day; defaults to 30 days from today."}}
 
     def create(self, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.create_quote(**validated_data)
 
     def update(self, instance, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return services.update_quote(instance, **validated_data)
 
 
-class SignerSerializer(serializers.Serializer):
+class SignerSerializer(TenantSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
 
 
-class SendForSignatureSerializer(serializers.Serializer):
+class SendForSignatureSerializer(TenantSerializer):
     signers = SignerSerializer(
         many=True,
         required=False,
@@ -200,7 +192,7 @@ class QuoteViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         """Mark a draft quote sent to the customer (it needs lines and a validity date ahead)."""
-        with rule_errors_as_400():
+        with service_refusals():
             quote = services.send_quote(self.get_object())
         return self._quote_response(quote)
 
@@ -208,7 +200,7 @@ class QuoteViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Record the customer's acceptance of a sent quote; its deal is marked won."""
-        with rule_errors_as_400():
+        with service_refusals():
             quote = services.accept_quote(self.get_object())
         return self._quote_response(quote)
 
@@ -216,7 +208,7 @@ class QuoteViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
         """Record that the customer declined a sent quote."""
-        with rule_errors_as_400():
+        with service_refusals():
             quote = services.decline_quote(self.get_object())
         return self._quote_response(quote)
 
@@ -227,7 +219,7 @@ class QuoteViewSet(TenantViewSet):
         quote = self.get_object()
         body = SendForSignatureSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with rule_errors_as_400():
+        with service_refusals():
             quote = services.send_for_signature(quote, user=request.user, **body.validated_data)
         return self._quote_response(quote)
 

@@ -38,6 +38,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm import services as crm_services
+from tenancy.exceptions import StateConflict
 
 from .models import Quote, QuoteLineItem
 
@@ -54,7 +55,7 @@ LINE_INPUT_FIELDS = ("position", "description", "quantity", "unit_price", "disco
 QUOTE_FIELDS = ("title", "contact", "account", "deal", "currency", "valid_until", "notes")
 
 
-class QuoteRuleError(ValidationError):
+class QuoteRuleError(StateConflict):
     """A change the quote's state does not allow (sending an empty quote, editing a sent one)."""
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
@@ -23,6 +24,28 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """django-filter's ISO 8601 datetime filter, compared in UTC."""
 
     field_class = UtcIsoDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` as the schema's boolean has it; any other word is an error, not "absent"."""
+
+    widget = forms.TextInput  # the raw word reaches to_python; django-filter's widget maps others to None
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """django-filter's boolean filter that refuses words other than `true` and `false`."""
+
+    field_class = StrictBooleanField
 
 
 def refuse_unknown_query_parameters(request, known) -> None:

@@ -69,11 +69,9 @@ def document_error_responses(result, generator, request, public):
                     parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             for code in error_codes(method, operation):
-                responses.setdefault(
-                    code,
-                    {
-                        "description": ERROR_DESCRIPTIONS[code],
-                        "content": {"application/json": {"schema": reference}},
-                    },
-                )
+                responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
+            for code, response in responses.items():
+                if code.startswith("4"):
+                    # Every error body is the one the exception handler writes, whatever a view declared.
+                    response["content"] = {"application/json": {"schema": reference}}
     return result

@@ -31,6 +31,13 @@ CREATE_ROUTES = [
 ]
 
 
+JSON_CREATE_ROUTES = [
+    (prefix, viewset)
+    for prefix, viewset in CREATE_ROUTES
+    if viewset.model in REGISTRY and REGISTRY[viewset.model].format == "json"
+]
+
+
 def ids(routes):
     return [prefix for prefix, _ in routes]
 
@@ -92,7 +99,7 @@ def seeded(request, company_a, company_b, user_a, user_b):
         "null",
     ],
 )
-@pytest.mark.parametrize(("prefix", "viewset"), CREATE_ROUTES, ids=ids(CREATE_ROUTES))
+@pytest.mark.parametrize(("prefix", "viewset"), JSON_CREATE_ROUTES, ids=ids(JSON_CREATE_ROUTES))
 def test_malformed_or_mistyped_json_is_a_400_and_changes_nothing(
     prefix, viewset, body, message, client_a, company_a, company_b, seeded
 ):
@@ -118,13 +125,6 @@ def with_lone_surrogates(payload: dict) -> dict:
     return {key: odd(value) for key, value in payload.items()}
 
 
-JSON_CREATE_ROUTES = [
-    (prefix, viewset)
-    for prefix, viewset in CREATE_ROUTES
-    if viewset.model in REGISTRY and REGISTRY[viewset.model].format == "json"
-]
-
-
 @pytest.mark.parametrize(("prefix", "viewset"), JSON_CREATE_ROUTES, ids=ids(JSON_CREATE_ROUTES))
 def test_a_lone_surrogate_in_text_is_a_400_per_field_and_changes_nothing(
     prefix, viewset, client_a, company_a, company_b, user_a, user_b
@@ -147,7 +147,7 @@ def test_an_update_with_a_json_array_is_a_400_and_changes_nothing(client_a, comp
 
 # Oversize bodies and uploads.
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
-@pytest.mark.parametrize(("prefix", "viewset"), CREATE_ROUTES, ids=ids(CREATE_ROUTES))
+@pytest.mark.parametrize(("prefix", "viewset"), JSON_CREATE_ROUTES, ids=ids(JSON_CREATE_ROUTES))
 def test_an_oversize_json_body_is_a_413_with_a_detail(
     prefix, viewset, client_a, company_a, company_b, seeded
 ):
@@ -175,14 +175,20 @@ def test_an_oversize_json_body_without_a_truthful_length_is_still_a_413(client_a
         assert not Contact.objects.exists()
 
 
-@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
-def test_an_oversize_form_body_is_a_413_with_a_detail(client_a, company_a):
-    response = client_a.post(
-        "/api/contacts",
-        "first_name=" + "x" * 4096 + "&last_name=y",
-        content_type="application/x-www-form-urlencoded",
-    )
-    assert_clear_error(response, 413)
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/api/contacts", "first_name=Ada&last_name=Lovelace", "application/x-www-form-urlencoded"),
+        ("/api/contacts", b"--b\r\n\r\n--b--", "multipart/form-data; boundary=b"),
+        ("/api/files", '{"name": "x.txt"}', "application/json"),
+    ],
+    ids=["form-to-json", "multipart-to-json", "json-to-upload"],
+)
+def test_a_body_in_another_media_type_is_a_415_naming_it(path, body, content_type, client_a, company_a):
+    """Bodies are JSON, uploads multipart: anything else is refused before it is read."""
+    response = client_a.generic("POST", path, body, content_type=content_type)
+    error = assert_clear_error(response, 415)
+    assert content_type.split(";")[0] in error["detail"]
     with company_context(company_a):
         assert not Contact.objects.exists()
 
@@ -383,3 +389,99 @@ def test_a_nul_byte_in_a_raw_query_string_is_not_a_500(client_a):
     response = APIClient.get(client_a, "/api/contacts?search=%00&email=a%00b")
     assert response.status_code in (200, 400)
     assert connection.vendor == "postgresql"
+
+
+# JSON values of the wrong type: refused per field, never coerced.
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("first_name", 1, "Must be a string."),
+        ("first_name", ["Ada"], "Must be a string."),
+        ("owner", "0f131d9db6b542f1be2307be5d6a2c4b", "Must be a UUID"),
+        ("owner", 12, "Must be a UUID"),
+    ],
+    ids=["number-as-text", "list-as-text", "uuid-without-hyphens", "number-as-uuid"],
+)
+def test_a_json_value_of_the_wrong_type_is_a_400_per_field(
+    field, value, message, client_a, company_a, user_a
+):
+    """DRF would store 1 as "1" and "true" as True; the schema's types hold instead."""
+    body = {"first_name": "Ada", "last_name": "Lovelace", field: value}
+    response = client_a.post("/api/contacts", body, format="json")
+    error = assert_clear_error(response, 400)
+    assert message in error[field][0], error
+    with company_context(company_a):
+        assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "message"),
+    [
+        ("/api/deals", {"name": "Renewal", "amount": 12.5}, "amount", "Must be a string."),
+        (
+            "/api/sms/phone-numbers",
+            {"number": "+14155550100", "sms_enabled": "true"},
+            "sms_enabled",
+            "true or false",
+        ),
+        (
+            "/api/sms/phone-numbers",
+            {"number": "+14155550100", "voice_enabled": 0},
+            "voice_enabled",
+            "true or false",
+        ),
+        ("/api/quotes", {"title": "Q", "line_items": [{"position": "1"}]}, "line_items", "whole number"),
+    ],
+    ids=["number-as-decimal", "word-as-boolean", "number-as-boolean", "text-as-integer"],
+)
+def test_decimals_booleans_and_integers_keep_their_json_types(
+    path, body, field, message, client_a, company_a
+):
+    """Decimals travel as strings ("12.50"), booleans as true/false, whole numbers as numbers."""
+    response = client_a.post(path, body, format="json")
+    assert message in json.dumps(assert_clear_error(response, 400)[field])
+
+
+def test_every_api_serializer_holds_json_types():
+    """Each serializer the API declares inherits the strict JSON types, so no field coerces silently."""
+    from rest_framework import serializers
+
+    from tenancy.api.strict import StrictJsonTypesMixin
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [
+        cls
+        for cls in subclasses(serializers.Serializer)
+        if cls.__module__.split(".")[0]
+        in {"crm", "messaging", "calls", "files", "documents", "quotes", "workflows", "tenancy"}
+    ]
+    assert len(ours) > 30
+    lenient = sorted(
+        f"{cls.__module__}.{cls.__name__}" for cls in ours if not issubclass(cls, StrictJsonTypesMixin)
+    )
+    assert lenient == []
+
+
+@pytest.mark.parametrize("word", ["maybe", "1", "yes", "True"])
+def test_a_boolean_filter_refuses_words_other_than_true_and_false(word, client_a, company_a, user_a):
+    """django-filter read unknown words as absent and listed every row; now the word is named."""
+    response = client_a.get("/api/notifications", {"unread": word})
+    assert assert_clear_error(response, 400)["unread"] == ["Must be true or false."]
+    assert client_a.get("/api/notifications", {"unread": "true"}).status_code == 200
+
+
+def test_an_absent_email_or_url_is_null_both_ways(client_a, company_a, user_a):
+    """No address is null in JSON (never "", which no `email` or `uri` format accepts)."""
+    created = client_a.post("/api/contacts", {"first_name": "Ada", "email": None}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["email"] is None
+    account = client_a.post("/api/accounts", {"name": "Initech", "website": None}, format="json")
+    assert account.json()["website"] is None
+    blank = client_a.post("/api/contacts", {"first_name": "Grace", "email": ""}, format="json")
+    assert "email" in assert_clear_error(blank, 400)
+    with company_context(company_a):
+        assert list(Contact.objects.values_list("first_name", "email")) == [("Ada", "")]

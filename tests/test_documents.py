@@ -221,13 +221,13 @@ def test_send_with_bad_input_is_refused_and_changes_nothing(
 
 
 def test_only_a_draft_can_be_sent(client_a, draft_a, company_a, django_capture_on_commit_callbacks):
-    """Sending a document a second time is a 400; its signers stay as they were."""
+    """Sending a document a second time is a 409; its signers stay as they were."""
     send(client_a, draft_a, django_capture_on_commit_callbacks)
     before = [(s.pk, s.status) for s in signatures_of(draft_a, company_a)]
 
     response = send(client_a, draft_a, django_capture_on_commit_callbacks, signers=[SIGNERS[1]])
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "Only a draft" in response.json()["detail"]
     assert [(s.pk, s.status) for s in signatures_of(draft_a, company_a)] == before
     assert len(mail.outbox) == 1
@@ -354,10 +354,10 @@ def test_a_member_who_does_not_own_the_document_cannot_void_it(
 
 
 def test_a_draft_cannot_be_voided(client_a, draft_a, company_a):
-    """Voiding is for documents out for signature; a draft's void is a 400."""
+    """Voiding is for documents out for signature; a draft's void is a 409."""
     response = client_a.post(f"/api/documents/{draft_a.pk}/void", {}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert reload(draft_a, company_a).status == "draft"
 
 

@@ -179,9 +179,8 @@ def test_upload_into_another_company_folder_stores_nothing(client_b, company_a, 
 
 
 def test_upload_without_a_file_or_with_an_empty_one_is_a_400(client_a, company_a, tmp_path):
-    """A JSON body, a form without `file`, and an empty file are each a 400 keyed on file."""
+    """A form without `file` and an empty file are each a 400 keyed on file."""
     responses = [
-        client_a.post(FILES, {"name": "x.txt"}, format="json"),
         client_a.post(FILES, {"name": "x.txt"}, format="multipart"),
         upload(client_a, b"", "empty.txt"),
     ]

@@ -125,3 +125,18 @@ def test_spectacular_validates_the_schema_without_warnings(db, tmp_path):
     document = yaml.safe_load(target.read_text())
     assert document["openapi"].startswith("3.")
     assert document["paths"]
+
+
+def test_every_error_answer_is_documented_with_the_error_body(db):
+    """Each 4xx of each operation points at the one Error schema the exception handler writes."""
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT=OPENAPI_JSON).json()
+    wrong = [
+        f"{method.upper()} {path} {code}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for code, response in operation["responses"].items()
+        if code.startswith("4")
+        and response.get("content", {}).get("application/json", {}).get("schema")
+        != {"$ref": "#/components/schemas/Error"}
+    ]
+    assert wrong == []

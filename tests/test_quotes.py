@@ -285,15 +285,15 @@ def test_line_item_services_recompute_totals(company_a):
 
 
 def test_a_sent_quote_refuses_line_changes_and_stays_unchanged(client_a, company_a):
-    """Lines (and fields) of a quote that is no longer a draft cannot change: 400, nothing stored."""
+    """Lines (and fields) of a quote that is no longer a draft cannot change: 409, nothing stored."""
     quote = sent_quote(company_a)
     before = (stored(quote).total, [line.pk for line in live_lines(quote)])
 
     lines = client_a.patch(f"/api/quotes/{quote.pk}", {"line_items": []}, format="json")
     title = client_a.patch(f"/api/quotes/{quote.pk}", {"title": "Changed after sending"}, format="json")
 
-    assert lines.status_code == 400 and "Only draft quotes" in lines.json()["detail"]
-    assert title.status_code == 400
+    assert lines.status_code == 409 and "Only draft quotes" in lines.json()["detail"]
+    assert title.status_code == 409
     assert (stored(quote).total, [line.pk for line in live_lines(quote)]) == before
     assert stored(quote).title == ""
 
@@ -325,13 +325,13 @@ def test_send_marks_a_draft_sent(client_a, client_b, company_a):
 
 
 def test_an_empty_or_outdated_quote_cannot_be_sent(client_a, company_a):
-    """A quote without lines, or valid until yesterday, is a 400 and stays a draft."""
+    """A quote without lines, or valid until yesterday, is a 409 and stays a draft."""
     empty = new_quote(company_a, line_items=[])
     outdated = new_quote(company_a, valid_until=timezone.localdate() - timedelta(days=1))
 
     for quote, reason in ((empty, "no line items"), (outdated, "move the validity date")):
         response = client_a.post(f"/api/quotes/{quote.pk}/send")
-        assert response.status_code == 400 and reason in response.json()["detail"]
+        assert response.status_code == 409 and reason in response.json()["detail"]
         assert stored(quote).status == "draft"
 
 
@@ -369,7 +369,7 @@ def test_only_sent_quotes_can_be_accepted_or_declined(client_a, company_a):
         client_a.post(f"/api/quotes/{accepted.pk}/send"),
     ]
 
-    assert [response.status_code for response in refused] == [400, 400, 400, 400]
+    assert [response.status_code for response in refused] == [409, 409, 409, 409]
     assert (stored(draft).status, stored(accepted).status) == ("draft", "accepted")
     with company_context(company_a):
         assert Deal.objects.get(pk=draft.deal_id).stage == Deal.Stage.QUALIFIED
@@ -407,13 +407,13 @@ def test_a_sent_quote_past_its_validity_reads_as_expired(client_a, company_a, co
 
 
 def test_an_expired_quote_cannot_be_accepted(client_a, company_a):
-    """Accepting a quote past its validity is a 400 and the deal stays open."""
+    """Accepting a quote past its validity is a 409 and the deal stays open."""
     quote = sent_quote(company_a, deal=deal_of(company_a))
     _make_overdue(quote)
 
     response = client_a.post(f"/api/quotes/{quote.pk}/accept")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert stored(quote).status == "expired"
     with company_context(company_a):
         assert Deal.objects.get(pk=quote.deal_id).stage == Deal.Stage.QUALIFIED
@@ -773,7 +773,7 @@ def test_without_signers_a_contact_with_an_email_is_needed(client_a, company_a):
 
 
 def test_a_quote_out_for_signature_or_accepted_is_not_sent_again(client_a, company_a):
-    """Sending again while the signature is pending, or after acceptance, is a 400 with no new document."""
+    """Sending again while the signature is pending, or after acceptance, is a 409 with no new document."""
     pending = new_quote(company_a, deal=deal_of(company_a))
     accepted = sent_quote(company_a)
     client_a.post(f"/api/quotes/{accepted.pk}/accept")
@@ -782,8 +782,8 @@ def test_a_quote_out_for_signature_or_accepted_is_not_sent_again(client_a, compa
     again = client_a.post(f"/api/quotes/{pending.pk}/send-for-signature", {}, format="json")
     after = client_a.post(f"/api/quotes/{accepted.pk}/send-for-signature", {}, format="json")
 
-    assert again.status_code == 400 and "already out for signature" in again.json()["detail"]
-    assert after.status_code == 400
+    assert again.status_code == 409 and "already out for signature" in again.json()["detail"]
+    assert after.status_code == 409
     assert len(documents_of(company_a)) == 1
 
 

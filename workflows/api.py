@@ -12,8 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
+from tenancy.api import BadRequest, TenantModelSerializer, TenantSerializer, TenantViewSet
 from tenancy.api.auth import DetailSerializer
+from tenancy.filters import BooleanFilter
 
 from . import services
 from .models import StepStatus, Workflow, WorkflowExecution
@@ -113,7 +114,7 @@ class WorkflowSerializer(TenantModelSerializer):
             return services.save_workflow(instance, **validated_data)
 
 
-class StepSerializer(serializers.Serializer):
+class StepSerializer(TenantSerializer):
     """One step of an execution's log."""
 
     index = serializers.IntegerField()
@@ -156,7 +157,7 @@ class WorkflowExecutionSerializer(TenantModelSerializer):
         read_only_fields = fields
 
 
-class WorkflowExecutionPageSerializer(serializers.Serializer):
+class WorkflowExecutionPageSerializer(TenantSerializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
@@ -173,7 +174,7 @@ class WorkflowExecutionDetailSerializer(WorkflowExecutionSerializer):
         read_only_fields = fields
 
 
-class RunRequestSerializer(serializers.Serializer):
+class RunRequestSerializer(TenantSerializer):
     record_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="The record to act on (workflows with a record type)."
     )
@@ -190,7 +191,7 @@ class TestRequestSerializer(RunRequestSerializer):
     )
 
 
-class ConditionResultSerializer(serializers.Serializer):
+class ConditionResultSerializer(TenantSerializer):
     field = serializers.CharField()
     op = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
@@ -200,7 +201,7 @@ class ConditionResultSerializer(serializers.Serializer):
     )
 
 
-class ActionPreviewSerializer(serializers.Serializer):
+class ActionPreviewSerializer(TenantSerializer):
     index = serializers.IntegerField()
     type = serializers.CharField()
     would = serializers.JSONField(
@@ -213,13 +214,13 @@ class ActionPreviewSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True, help_text="Why the step would fail, if it would.")
 
 
-class DryRunSerializer(serializers.Serializer):
+class DryRunSerializer(TenantSerializer):
     conditions_met = serializers.BooleanField()
     conditions = ConditionResultSerializer(many=True)
     actions = ActionPreviewSerializer(many=True)
 
 
-class SecretSerializer(serializers.Serializer):
+class SecretSerializer(TenantSerializer):
     secret = serializers.CharField(
         help_text="HMAC-SHA256 key of X-CRM-Signature on inbound and outbound webhooks; keep it private."
     )
@@ -228,7 +229,7 @@ class SecretSerializer(serializers.Serializer):
 class WorkflowFilter(django_filters.FilterSet):
     trigger = django_filters.MultipleChoiceFilter(choices=Workflow.Trigger.choices)
     record_type = django_filters.CharFilter()
-    is_active = django_filters.BooleanFilter()
+    is_active = BooleanFilter()
     user = django_filters.UUIDFilter(field_name="user_id")
 
     class Meta:

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from crm.models import Contact
 from crm.validators import e164
 from messaging.models import Direction
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
-from tenancy.filters import IsoDateTimeFilter
+from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantSerializer, TenantViewSet
+from tenancy.filters import BooleanFilter, IsoDateTimeFilter
 
 from .. import services
 from ..models import Call
@@ -53,7 +53,7 @@ class CallSerializer(TenantModelSerializer):
         return services.update_call(instance, changes=validated_data)
 
 
-class CallCreateSerializer(serializers.Serializer):
+class CallCreateSerializer(TenantSerializer):
     """Click-to-call: your phone rings first, then Twilio connects you to the contact or number."""
 
     contact = TenantRelatedField(
@@ -85,7 +85,7 @@ class CallFilter(django_filters.FilterSet):
     user = django_filters.UUIDFilter(field_name="user_id")
     contact = django_filters.UUIDFilter(field_name="contact_id")
     phone_number = django_filters.UUIDFilter(field_name="phone_number_id")
-    is_voicemail = django_filters.BooleanFilter()
+    is_voicemail = BooleanFilter()
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 

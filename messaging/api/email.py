@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.models import Contact, Deal
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantSerializer, TenantViewSet
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
 
@@ -69,7 +69,7 @@ class EmailTemplateSerializer(TenantModelSerializer):
             return email_service.save_template(instance, **validated_data)
 
 
-class MergeFieldSerializer(serializers.Serializer):
+class MergeFieldSerializer(TenantSerializer):
     placeholder = serializers.CharField(
         help_text="What to write in a template, e.g. {{ contact.first_name }}."
     )
@@ -77,12 +77,12 @@ class MergeFieldSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
-class TemplatePreviewRequestSerializer(serializers.Serializer):
+class TemplatePreviewRequestSerializer(TenantSerializer):
     contact = TenantRelatedField(model=Contact, required=False, allow_null=True)
     deal = TenantRelatedField(model=Deal, required=False, allow_null=True)
 
 
-class RenderedEmailSerializer(serializers.Serializer):
+class RenderedEmailSerializer(TenantSerializer):
     subject = serializers.CharField()
     body_text = serializers.CharField()
     body_html = serializers.CharField(allow_blank=True)
@@ -159,7 +159,7 @@ class EmailSerializer(TenantModelSerializer):
         read_only_fields = fields
 
 
-class EmailComposeSerializer(serializers.Serializer):
+class EmailComposeSerializer(TenantSerializer):
     """A new e-mail: a recipient (to_email or contact) and either a template or a subject and body."""
 
     to_email = serializers.EmailField(
@@ -250,7 +250,7 @@ class EmailViewSet(TenantViewSet):
 # Campaigns
 
 
-class CampaignCountsSerializer(serializers.Serializer):
+class CampaignCountsSerializer(TenantSerializer):
     queued = serializers.IntegerField()
     sending = serializers.IntegerField()
     sent = serializers.IntegerField()
@@ -305,24 +305,24 @@ class EmailCampaignSerializer(TenantModelSerializer):
             return email_service.save_campaign(instance, **validated_data)
 
 
-class CampaignScheduleSerializer(serializers.Serializer):
+class CampaignScheduleSerializer(TenantSerializer):
     scheduled_at = serializers.DateTimeField(help_text="When to send; must be in the future.")
 
 
-class CampaignRecipientPageSerializer(serializers.Serializer):
+class CampaignRecipientPageSerializer(TenantSerializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = EmailSerializer(many=True, help_text="The campaign's e-mails, one per recipient.")
 
 
-class RecipientPreviewSerializer(serializers.Serializer):
+class RecipientPreviewSerializer(TenantSerializer):
     contact = serializers.UUIDField()
     full_name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class RecipientPreviewPageSerializer(serializers.Serializer):
+class RecipientPreviewPageSerializer(TenantSerializer):
     count = serializers.IntegerField(help_text="How many addresses the campaign would reach.")
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)

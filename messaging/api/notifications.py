@@ -6,8 +6,8 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenancy.api import TenantModelSerializer, TenantViewSet
-from tenancy.filters import IsoDateTimeFilter
+from tenancy.api import TenantModelSerializer, TenantSerializer, TenantViewSet
+from tenancy.filters import BooleanFilter, IsoDateTimeFilter
 
 from ..models import Notification
 from ..services import notifications as services
@@ -29,16 +29,16 @@ class NotificationSerializer(TenantModelSerializer):
         return notification.read_at is not None
 
 
-class UnreadCountSerializer(serializers.Serializer):
+class UnreadCountSerializer(TenantSerializer):
     unread = serializers.IntegerField(help_text="How many of the user's notifications are unread.")
 
 
-class MarkedSerializer(serializers.Serializer):
+class MarkedSerializer(TenantSerializer):
     marked = serializers.IntegerField(help_text="How many notifications were marked read.")
 
 
 class NotificationFilter(django_filters.FilterSet):
-    unread = django_filters.BooleanFilter(
+    unread = BooleanFilter(
         field_name="read_at", lookup_expr="isnull", label="Only unread (true) or only read (false)."
     )
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.filters import BooleanFilter
 
 from ..models import PhoneNumber
 from ..services import phone_numbers as services
@@ -75,8 +76,8 @@ class PhoneNumberSerializer(TenantModelSerializer):
 
 
 class PhoneNumberFilter(django_filters.FilterSet):
-    sms_enabled = django_filters.BooleanFilter()
-    voice_enabled = django_filters.BooleanFilter()
+    sms_enabled = BooleanFilter()
+    voice_enabled = BooleanFilter()
     user = django_filters.UUIDFilter(field_name="user_id")
 
     class Meta:

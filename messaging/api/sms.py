@@ -19,9 +19,10 @@ from tenancy.api import (
     SingleCompanyWritesMixin,
     TenantModelSerializer,
     TenantRelatedField,
+    TenantSerializer,
     TenantViewSet,
 )
-from tenancy.filters import IsoDateTimeFilter, refuse_unknown_query_parameters
+from tenancy.filters import BooleanFilter, IsoDateTimeFilter, refuse_unknown_query_parameters
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -126,7 +127,7 @@ class SmsMessageFilter(django_filters.FilterSet):
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     status = django_filters.MultipleChoiceFilter(choices=SmsMessage.Status.choices)
     number = django_filters.CharFilter(method="filter_number", label="Texts to or from this number")
-    unread = django_filters.BooleanFilter(method="filter_unread", label="Inbound texts not read yet")
+    unread = BooleanFilter(method="filter_unread", label="Inbound texts not read yet")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -177,7 +178,7 @@ class SmsMessageViewSet(TenantViewSet):
             raise BadRequest(str(refused)) from None
 
 
-class SmsConversationSerializer(serializers.Serializer):
+class SmsConversationSerializer(TenantSerializer):
     """One conversation: a contact's texts, or a remote number's texts linked to no contact."""
 
     key = serializers.CharField(
@@ -194,7 +195,7 @@ class SmsConversationSerializer(serializers.Serializer):
     message_count = serializers.IntegerField()
 
 
-class SmsConversationReadSerializer(serializers.Serializer):
+class SmsConversationReadSerializer(TenantSerializer):
     marked_read = serializers.IntegerField(help_text="How many inbound texts were marked read.")
 
 

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantViewSet
+from tenancy.api import BadRequest, TenantModelSerializer, TenantSerializer, TenantViewSet
 
 from ..models import TwilioSettings
 from ..services import twilio_settings as services
@@ -49,7 +49,7 @@ class TwilioSettingsSerializer(TenantModelSerializer):
         return services.update_settings(instance, **validated_data)
 
 
-class ConnectionResultSerializer(serializers.Serializer):
+class ConnectionResultSerializer(TenantSerializer):
     """The outcome of a connection test."""
 
     ok = serializers.BooleanField(help_text="Whether Twilio accepted the stored credentials.")

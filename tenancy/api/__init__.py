@@ -2,20 +2,29 @@
 
 from .base import (
     BadRequest,
+    Conflict,
     CurrentUserOnCreate,
     SingleCompanyWritesMixin,
     TenantModelSerializer,
     TenantRelatedField,
     TenantViewSet,
+    as_api_error,
     exception_handler,
+    service_refusals,
 )
+from .strict import StrictJsonTypesMixin, TenantSerializer
 
 __all__ = [
     "BadRequest",
+    "Conflict",
     "CurrentUserOnCreate",
     "SingleCompanyWritesMixin",
+    "StrictJsonTypesMixin",
     "TenantModelSerializer",
     "TenantRelatedField",
+    "TenantSerializer",
     "TenantViewSet",
+    "as_api_error",
     "exception_handler",
+    "service_refusals",
 ]

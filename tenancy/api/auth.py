@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from ..auth import TenantJWTAuthentication, check_user_may_hold_token, issue_tokens, revoke_access_token
 from ..models import Company, User
+from .strict import StrictJsonTypesMixin, TenantSerializer
 
 
 class LoginThrottle(SimpleRateThrottle):
@@ -40,13 +41,13 @@ class LoginByAccountThrottle(LoginThrottle):
         return self.cache_format % {"scope": "login-account", "ident": email or "-"}
 
 
-class CompanySummarySerializer(serializers.ModelSerializer):
+class CompanySummarySerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     class Meta:
         model = Company
         fields = ["id", "name", "slug"]
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     company = CompanySummarySerializer(read_only=True)
     is_platform_admin = serializers.BooleanField(read_only=True)
 
@@ -56,12 +57,12 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(TenantSerializer):
     email = serializers.EmailField(write_only=True)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(TenantSerializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     token_type = serializers.CharField()
@@ -72,11 +73,11 @@ class LoginResponseSerializer(TokenPairSerializer):
     user = MeSerializer()
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(TenantSerializer):
     refresh_token = serializers.CharField(write_only=True, max_length=4096)
 
 
-class DetailSerializer(serializers.Serializer):
+class DetailSerializer(TenantSerializer):
     detail = serializers.CharField()
 
 

@@ -2,6 +2,8 @@
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..context import current_scope
-from ..exceptions import CrossTenantWrite, NoTenantContext
+from ..exceptions import CrossTenantWrite, NoTenantContext, StateConflict
 from ..parsers import RequestBodyTooLarge
 from ..scoping import scoped_choices
+from .strict import OPTIONAL_FORMATTED_FIELDS, StrictJsonTypesMixin
 
 logger = logging.getLogger("tenancy")
 
@@ -24,6 +27,31 @@ class BadRequest(APIException):
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
+
+
+class Conflict(APIException):
+    """A 409: the action does not fit the record's current state."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def as_api_error(error: DjangoValidationError) -> APIException:
+    """A service's refusal as a 4xx: 409 for a state conflict, else 400 per field or one `detail`."""
+    if isinstance(error, StateConflict):
+        return Conflict(" ".join(error.messages))
+    if hasattr(error, "error_dict"):
+        return ValidationError(error.message_dict)
+    return BadRequest(" ".join(error.messages))
+
+
+@contextmanager
+def service_refusals() -> Iterator[None]:
+    """Inside a view: a rule a service refuses becomes a 4xx answer (see as_api_error)."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise as_api_error(error) from error
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField):
@@ -60,11 +88,19 @@ class CurrentUserOnCreate(serializers.CurrentUserDefault):
         return super().__call__(serializer_field)
 
 
-class TenantModelSerializer(serializers.ModelSerializer):
+class TenantModelSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     """Model serializer whose relations are tenant-scoped and whose company is read-only."""
 
     serializer_related_field = TenantRelatedField
     company = serializers.UUIDField(source="company_id", read_only=True)
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        optional = OPTIONAL_FORMATTED_FIELDS.get(field_class)
+        if optional is not None and model_field.blank:
+            field_kwargs.pop("allow_blank", None)
+            field_class = optional
+        return field_class, field_kwargs
 
     def build_relational_field(self, field_name, relation_info):
         field_class, field_kwargs = super().build_relational_field(field_name, relation_info)
@@ -139,7 +175,7 @@ def exception_handler(exc, context):
         exc = APIException("No company is selected for this request.")
         exc.status_code = status.HTTP_403_FORBIDDEN
     elif isinstance(exc, DjangoValidationError):
-        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        exc = as_api_error(exc)
     elif isinstance(exc, RequestDataTooBig):
         # Django's form parsing refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF would answer 500.
         exc = RequestBodyTooLarge()

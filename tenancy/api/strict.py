@@ -1,0 +1,144 @@
+"""JSON bodies held to the types the OpenAPI schema gives: no number read as text, no "yes" as true.
+
+DRF coerces generously (`1` becomes `"1"` for a text field, `"true"` and `1` become `True`, `"5"`
+becomes `5`), so a client that sends the wrong type gets a silently different record instead of an
+error, and the schema stops describing what the API accepts. Every serializer of the API inherits
+`StrictJsonTypesMixin` (through `TenantSerializer` or `TenantModelSerializer`); multipart uploads,
+whose parts are all text, are left to DRF's own parsing.
+"""
+
+import uuid
+
+from django.http import QueryDict
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+UUID_MESSAGE = "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
+
+# Fields whose JSON form is a string, by the schema drf-spectacular writes for them.
+TEXT_FIELDS = (
+    serializers.CharField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.TimeField,
+    serializers.DurationField,
+    serializers.UUIDField,
+    serializers.DecimalField,  # COERCE_DECIMAL_TO_STRING: decimals travel as "12.50"
+)
+
+
+def _choice_keys_are_text(field: serializers.ChoiceField) -> bool:
+    return all(isinstance(key, str) for key in field.choices)
+
+
+def json_type_error(field: serializers.Field, value) -> str | None:
+    """Why `value` is not of the JSON type the schema gives `field`, or None when it is."""
+    if value is None:
+        return None  # null is DRF's to judge (allow_null)
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        is_integer = isinstance(value, int) and not isinstance(value, bool)
+        return None if is_integer else "Must be a whole number."
+    if isinstance(field, serializers.FloatField):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if is_number else "Must be a number."
+    if isinstance(field, serializers.ChoiceField) and not isinstance(field, serializers.MultipleChoiceField):
+        if _choice_keys_are_text(field) and not isinstance(value, str):
+            return "Must be one of the listed values, as a string."
+        return None
+    if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
+        return (
+            None
+            if is_canonical_uuid(value)
+            else "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
+        )
+    if isinstance(field, TEXT_FIELDS):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ManyRelatedField):
+        return _list_error(field.child_relation, value)
+    if isinstance(field, serializers.ListField):
+        return _list_error(field.child, value)
+    if isinstance(field, serializers.DictField) or (
+        isinstance(field, serializers.Serializer) and not isinstance(field, serializers.ListSerializer)
+    ):
+        return None if isinstance(value, dict) else "Must be an object."
+    if isinstance(field, serializers.ListSerializer):
+        return None if isinstance(value, list) else "Must be a list."
+    return None
+
+
+def _list_error(child: serializers.Field, value) -> str | None:
+    if not isinstance(value, list):
+        return "Must be a list."
+    for position, item in enumerate(value):
+        error = json_type_error(child, item)
+        if error is not None:
+            return f"Item {position}: {error}"
+    return None
+
+
+def is_canonical_uuid(value) -> bool:
+    """A UUID string in its hyphenated form, as the schema's `format: uuid` has it."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+class StrictJsonTypesMixin:
+    """Refuses, per field, a JSON value whose type is not the one the schema gives the field."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            errors = {}
+            for field in self.fields.values():
+                if field.read_only or field.field_name not in data:
+                    continue
+                error = json_type_error(field, data[field.field_name])
+                if error is not None:
+                    errors[field.field_name] = [error]
+            if errors:
+                raise ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class TenantSerializer(StrictJsonTypesMixin, serializers.Serializer):
+    """Base of the API's plain (non-model) serializers: request bodies of actions, and replies."""
+
+
+class NullForBlankMixin:
+    """An optional formatted text (URL, email) whose absence is null in JSON, stored as "" in the row.
+
+    `""` is not a valid `uri` or `email` in the schema's formats, so an empty value is answered and
+    accepted as null, and an empty string is refused like any other malformed address.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["allow_null"] = True
+        kwargs["allow_blank"] = False
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None and not self.read_only:
+            return True, ""
+        return super().validate_empty_values(data)
+
+    def to_representation(self, value):
+        return super().to_representation(value) if value else None
+
+
+class OptionalURLField(NullForBlankMixin, serializers.URLField):
+    """A URL that may be absent (null)."""
+
+
+class OptionalEmailField(NullForBlankMixin, serializers.EmailField):
+    """An email address that may be absent (null)."""
+
+
+OPTIONAL_FORMATTED_FIELDS = {
+    serializers.URLField: OptionalURLField,
+    serializers.EmailField: OptionalEmailField,
+}
