@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format clean
+.PHONY: run test fuzz lint format clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ format: $(DEV_STAMP)
 test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
 	scripts/run-tests.sh
+
+# schemathesis against the OpenAPI schema as each company's user and a super admin (CI runs it after
+# `make test`; docs/SECURITY.md, "Fuzzing").
+fuzz: $(DEV_STAMP)
+	CRM_FUZZ=1 scripts/run-tests.sh tests/test_fuzz.py
+
+# Benchmarks on PostgreSQL (docs/BENCHMARKS.md): `make bench`, or `make bench BENCH=lists BENCH_ARGS=--smoke`.
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench $(BENCH) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .pgtest

@@ -77,7 +77,7 @@ def file_response(file: File) -> FileResponse:
     """The stored bytes as a download: sniffed type, sanitized attachment name, never rendered inline."""
     try:
         handle = services.open_file(file)
-    except OSError as error:
+    except services.StoredContentMissing as error:
         raise NotFound("The stored content of this file is missing.") from error
     response = FileResponse(handle, as_attachment=True, filename=file.name, content_type=file.content_type)
     response["X-Content-Type-Options"] = "nosniff"

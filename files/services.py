@@ -2,6 +2,7 @@
 
 import codecs
 import hashlib
+import logging
 import os
 import re
 import unicodedata
@@ -19,9 +20,12 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 
 from tenancy.context import company_context, require_company_id
+from tenancy.exceptions import StateConflict
 from tenancy.models import Company
 
 from .models import File, Folder
+
+logger = logging.getLogger(__name__)
 
 DOWNLOAD_SALT = "files.download"
 UNSAFE_CHARACTERS = re.compile(r"[^\w.\- ()]+")
@@ -168,9 +172,19 @@ def store_stream(stream, *, name: str, folder: Folder | None = None, user=None, 
         raise
 
 
+class StoredContentMissing(StateConflict):
+    """A file's row exists but its stored bytes cannot be read (lost or removed from storage)."""
+
+
 def open_file(file: File):
-    """The stored content of a file, opened for reading."""
-    return storage().open(file.storage_key, "rb")
+    """The stored content of a file, opened for reading; StoredContentMissing when it is gone."""
+    try:
+        return storage().open(file.storage_key, "rb")
+    except OSError as error:
+        logger.error("stored content of file %s is unreadable: %s", file.pk, error)
+        raise StoredContentMissing(
+            f"The stored content of {file.name} is missing; upload the file again."
+        ) from error
 
 
 def read_bytes(file: File) -> bytes:

@@ -18,7 +18,7 @@ from tenancy.api import (
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_scope
-from tenancy.filters import IsoDateTimeFilter
+from tenancy.filters import IntegerFilter, IsoDateTimeFilter
 
 from . import services
 from .models import Quote, QuoteLineItem
@@ -138,7 +138,7 @@ class SendForSignatureSerializer(TenantSerializer):
 
 
 class QuoteFilter(django_filters.FilterSet):
-    number = django_filters.NumberFilter()
+    number = IntegerFilter()
     status = django_filters.MultipleChoiceFilter(choices=Quote.Status.choices)
     contact = django_filters.UUIDFilter(field_name="contact_id")
     account = django_filters.UUIDFilter(field_name="account_id")

@@ -48,6 +48,32 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole-number filter: django-filter's NumberFilter took `0.5` for an integer column."""
+
+    field_class = forms.IntegerField
+
+
+def boolean_query_parameter(request, name: str) -> bool | None:
+    """A `true`/`false` query parameter read outside a filterset: None when absent or empty, else a 400."""
+    try:
+        return StrictBooleanField().clean(request.query_params.get(name))
+    except forms.ValidationError as error:
+        raise ValidationError({name: error.messages}) from error
+
+
+def without_empty_values(query_params):
+    """The query parameters with `?name=` dropped: every filter reads an empty value as absent."""
+    kept = query_params.copy()
+    for name in list(kept):
+        values = [value for value in kept.getlist(name) if value != ""]
+        if values:
+            kept.setlist(name, values)
+        else:
+            del kept[name]
+    return kept
+
+
 def refuse_unknown_query_parameters(request, known) -> None:
     """400 naming the query parameters outside `known` and the standard ones."""
     unknown = sorted(set(request.query_params) - STANDARD_QUERY_PARAMETERS - set(known))
@@ -69,6 +95,11 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         if getattr(view, "action", None) == "list":
             refuse_unknown_query_parameters(request, self.known_query_parameters(queryset, view))
         return super().filter_queryset(request, queryset, view)
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        kwargs["data"] = without_empty_values(kwargs["data"])
+        return kwargs
 
     def known_query_parameters(self, queryset, view) -> set[str]:
         known = set(getattr(view, "extra_query_parameters", ()))

@@ -1,11 +1,28 @@
 """OpenAPI description of the tenant JWT authentication and of the error answers every operation gives."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+
+from .api.strict import decimal_pattern
 
 
 class TenantJWTScheme(SimpleJWTScheme):
     target_class = "tenancy.auth.TenantJWTAuthentication"
     name = "jwtAuth"
+
+
+class DecimalFieldExtension(OpenApiSerializerFieldExtension):
+    """Decimals as the strings the API takes: digits, places and sign as the field allows them."""
+
+    target_class = "rest_framework.fields.DecimalField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = {"type": "string", "format": "decimal", "pattern": decimal_pattern(field)}
+        if field.allow_null:
+            schema["nullable"] = True
+        return schema
 
 
 ERROR_COMPONENT = "Error"
@@ -22,7 +39,7 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid credentials.",
     "403": "Not allowed: another company in X-Company-ID, a deactivated company, or a missing role.",
     "404": "No such record in the current company (another company's record alike), or no such page.",
-    "409": "The record is still referenced by other records.",
+    "409": "Conflict with the record's state: still referenced by others, or not in a state for this action.",
     "413": "The request body is too large.",
     "415": "The request body's media type is not supported.",
 }
@@ -41,32 +58,58 @@ def error_codes(method: str, operation: dict) -> list[str]:
         codes += ["401", "403"]
     if has_path_parameters or paginated:
         codes.append("404")
-    if method == "delete":
-        codes.append("409")
+    if method != "get" and secured:
+        codes.append("409")  # a delete of a referenced record, or an action the record's state refuses
     if "requestBody" in operation:
         codes += ["413", "415"]
     return codes
 
 
 def reads_empty_as_absent(parameter: dict) -> bool:
-    """Filters, search, ordering and page size read `?name=` as absent; choices and the page refuse it."""
-    return (
-        parameter["in"] == "query"
-        and not parameter.get("required")
-        and parameter["name"] != "page"
-        and "enum" not in parameter.get("schema", {})
-    )
+    """Every optional query parameter reads `?name=` as absent, but the page, which must be a number."""
+    return parameter["in"] == "query" and not parameter.get("required") and parameter["name"] != "page"
+
+
+# DRF's text fields refuse NUL and lone surrogates (ProhibitNull/SurrogateCharactersValidator); a
+# string with no pattern of its own says so, so a client learns it from the schema, not from a 400.
+PLAIN_TEXT_PATTERN = r"^[^\x00\ud800-\udfff]*$"
+
+
+def state_plain_text(schema: dict) -> None:
+    """Add PLAIN_TEXT_PATTERN to a free-text string schema (no format, enum or pattern of its own)."""
+    if schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema):
+        schema["pattern"] = PLAIN_TEXT_PATTERN
+
+
+def request_component_names(result: dict) -> set[str]:
+    """Components that describe request bodies (COMPONENT_SPLIT_REQUEST names them *Request)."""
+    return {name for name in result.get("components", {}).get("schemas", {}) if name.endswith("Request")}
+
+
+def _walk_strings(schema: dict) -> None:
+    state_plain_text(schema)
+    for child in schema.get("properties", {}).values():
+        _walk_strings(child)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _walk_strings(schema[key])
+    for key in ("oneOf", "anyOf", "allOf"):
+        for child in schema.get(key, []):
+            _walk_strings(child)
 
 
 def document_error_responses(result, generator, request, public):
     """Postprocessing hook: describe the error answers each operation really gives, with their body."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    for name in request_component_names(result):
+        _walk_strings(result["components"]["schemas"][name])
     reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 if reads_empty_as_absent(parameter):
                     parameter["allowEmptyValue"] = True
+                _walk_strings(parameter.get("schema", {}))
             responses = operation.setdefault("responses", {})
             for code in error_codes(method, operation):
                 responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})

@@ -233,6 +233,23 @@ def test_only_a_draft_can_be_sent(client_a, draft_a, company_a, django_capture_o
     assert len(mail.outbox) == 1
 
 
+def test_a_draft_whose_stored_file_is_gone_is_a_409_and_stays_a_draft(
+    client_a, draft_a, company_a, django_capture_on_commit_callbacks
+):
+    """Bytes lost from storage are named, not a 500; nothing is sent."""
+    from files.services import storage
+
+    storage().delete(draft_a.file.storage_key)
+
+    response = send(client_a, draft_a, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 409, response.content
+    assert "missing" in response.json()["detail"]
+    assert reload(draft_a, company_a).status == "draft"
+    assert signatures_of(draft_a, company_a) == []
+    assert mail.outbox == []
+
+
 def test_sent_document_file_cannot_change_but_its_name_can(
     client_a, draft_a, company_a, django_capture_on_commit_callbacks
 ):

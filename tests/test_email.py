@@ -345,7 +345,7 @@ def test_filters_and_search_stay_inside_the_company(client_a, client_b, company_
 
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_an_email_cannot_be_changed_once_queued(client_a, contact_a, method):
-    """PUT and PATCH are a 400 saying why, and the e-mail stays as it was."""
+    """PUT and PATCH are a 409 saying why, and the e-mail stays as it was."""
     email = EmailFactory(contact=contact_a, subject="Original")
 
     response = getattr(client_a, method)(
@@ -354,7 +354,7 @@ def test_an_email_cannot_be_changed_once_queued(client_a, contact_a, method):
         format="json",
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "cannot be changed" in response.json()["detail"]
     assert stored(email.id).subject == "Original"
 

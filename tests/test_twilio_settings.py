@@ -89,14 +89,14 @@ def test_the_token_is_encrypted_at_rest_and_read_back_by_the_model(client_a, com
 def test_a_second_settings_row_is_refused_but_the_other_company_adds_its_own(
     client_a, client_b, company_a, company_b
 ):
-    """A company has one Twilio account: A's second create is a 400 naming the way out; B still adds one."""
+    """A company has one Twilio account: A's second create is a 409 naming the way out; B still adds one."""
     existing = TwilioSettingsFactory(company=company_a)
     before = snapshot(existing, company_a)
 
     second = client_a.post(URL, {"account_sid": SID, "auth_token": TOKEN}, format="json")
     other = client_b.post(URL, {"account_sid": SID, "auth_token": TOKEN}, format="json")
 
-    assert second.status_code == 400, second.content
+    assert second.status_code == 409, second.content
     assert "already has Twilio settings" in second.json()["detail"]
     assert str(existing.pk) in second.json()["detail"]
     assert count(company_a) == 1

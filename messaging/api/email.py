@@ -11,7 +11,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.models import Contact, Deal
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantSerializer, TenantViewSet
+from tenancy.api import (
+    BadRequest,
+    Conflict,
+    TenantModelSerializer,
+    TenantRelatedField,
+    TenantSerializer,
+    TenantViewSet,
+)
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
 
@@ -225,8 +232,8 @@ class EmailViewSet(TenantViewSet):
 
     @extend_schema(
         request=EmailComposeSerializer,
-        responses={400: DetailSerializer},
-        description="Always a 400: an e-mail cannot be changed once it is queued. Compose a new one.",
+        responses={409: DetailSerializer},
+        description="Always a 409: an e-mail cannot be changed once it is queued. Compose a new one.",
     )
     def update(self, request, *args, **kwargs):
         """Refused: e-mails are a record of what was sent."""
@@ -235,12 +242,12 @@ class EmailViewSet(TenantViewSet):
         self.get_serializer(data=request.data, partial=kwargs.get("partial", False)).is_valid(
             raise_exception=True
         )
-        raise BadRequest("An e-mail cannot be changed once it is queued; compose a new one instead.")
+        raise Conflict("An e-mail cannot be changed once it is queued; compose a new one instead.")
 
     @extend_schema(
         request=EmailComposeSerializer,
-        responses={400: DetailSerializer},
-        description="Always a 400: an e-mail cannot be changed once it is queued. Compose a new one.",
+        responses={409: DetailSerializer},
+        description="Always a 409: an e-mail cannot be changed once it is queued. Compose a new one.",
     )
     def partial_update(self, request, *args, **kwargs):
         """Refused: e-mails are a record of what was sent."""

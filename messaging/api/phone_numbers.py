@@ -2,6 +2,7 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
@@ -16,6 +17,7 @@ User = get_user_model()
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 
 
+@extend_schema_field({"type": "string", "pattern": services.TYPED_NUMBER_PATTERN, "maxLength": 32})
 class PhoneNumberInputField(serializers.CharField):
     """A number as people type it, stored in E.164 without separators."""
 

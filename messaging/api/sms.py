@@ -22,7 +22,12 @@ from tenancy.api import (
     TenantSerializer,
     TenantViewSet,
 )
-from tenancy.filters import BooleanFilter, IsoDateTimeFilter, refuse_unknown_query_parameters
+from tenancy.filters import (
+    BooleanFilter,
+    IsoDateTimeFilter,
+    boolean_query_parameter,
+    refuse_unknown_query_parameters,
+)
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -261,7 +266,7 @@ class SmsConversationViewSet(SingleCompanyWritesMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         refuse_unknown_query_parameters(request, {"unread"})
-        unread_only = request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
+        unread_only = bool(boolean_query_parameter(request, "unread"))
         page = self.paginate_queryset(sms.conversations(unread_only=unread_only))
         latest = sms.latest_messages([row["thread"] for row in page])
         entries = [

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantSerializer, TenantViewSet
+from tenancy.api import Conflict, TenantModelSerializer, TenantSerializer, TenantViewSet
 
 from ..models import TwilioSettings
 from ..services import twilio_settings as services
@@ -43,7 +43,7 @@ class TwilioSettingsSerializer(TenantModelSerializer):
         try:
             return services.create_settings(**validated_data)
         except services.AlreadyConfigured as error:
-            raise BadRequest(str(error)) from error
+            raise Conflict(str(error)) from error
 
     def update(self, instance, validated_data):
         return services.update_settings(instance, **validated_data)

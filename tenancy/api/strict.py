@@ -7,7 +7,9 @@ error, and the schema stops describing what the API accepts. Every serializer of
 whose parts are all text, are left to DRF's own parsing.
 """
 
+import re
 import uuid
+from decimal import Decimal
 
 from django.http import QueryDict
 from rest_framework import serializers
@@ -25,6 +27,26 @@ TEXT_FIELDS = (
     serializers.UUIDField,
     serializers.DecimalField,  # COERCE_DECIMAL_TO_STRING: decimals travel as "12.50"
 )
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The strings a decimal field takes, as a regular expression the schema states and the API holds to.
+
+    Plain digits with an optional fraction of at most `decimal_places`, a minus sign only when negative
+    values are allowed, and a bound of 10, 100, ... stated exactly (percentages).
+    """
+    places = field.decimal_places or 0
+    fraction = rf"(\.\d{{1,{places}}})?" if places else ""
+    whole = (field.max_digits or 30) - places
+    sign = "" if field.min_value is not None and Decimal(field.min_value) >= 0 else "-?"
+    bound = field.max_value
+    if bound is not None and Decimal(bound) > 0 and Decimal(bound).log10() % 1 == 0:
+        digits = int(Decimal(bound).log10())
+        zeros = rf"(\.0{{1,{places}}})?" if places else ""
+        below = rf"\d{{1,{digits}}}{fraction}" if digits else rf"0{fraction}"
+        return rf"^{sign}({int(bound)}{zeros}|{below})$"
+    body = rf"\d{{1,{whole}}}" if whole > 0 else "0"
+    return rf"^{sign}{body}{fraction}$"
 
 
 def _choice_keys_are_text(field: serializers.ChoiceField) -> bool:
@@ -53,6 +75,11 @@ def json_type_error(field: serializers.Field, value) -> str | None:
             if is_canonical_uuid(value)
             else "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
         )
+    if isinstance(field, serializers.DecimalField):
+        if not isinstance(value, str):
+            return "Must be a string."
+        matches = re.fullmatch(decimal_pattern(field), value) is not None
+        return None if matches else f'Must be a decimal number such as "{_decimal_example(field)}".'
     if isinstance(field, TEXT_FIELDS):
         return None if isinstance(value, str) else "Must be a string."
     if isinstance(field, serializers.ManyRelatedField):
@@ -66,6 +93,10 @@ def json_type_error(field: serializers.Field, value) -> str | None:
     if isinstance(field, serializers.ListSerializer):
         return None if isinstance(value, list) else "Must be a list."
     return None
+
+
+def _decimal_example(field: serializers.DecimalField) -> str:
+    return "12." + "5" * field.decimal_places if field.decimal_places else "12"
 
 
 def _list_error(child: serializers.Field, value) -> str | None:
@@ -101,6 +132,12 @@ class StrictJsonTypesMixin:
                 if error is not None:
                     errors[field.field_name] = [error]
             if errors:
+                # The other fields' own errors are reported alongside, as in any 400.
+                try:
+                    super().to_internal_value(data)
+                except ValidationError as others:
+                    if isinstance(others.detail, dict):
+                        errors = {**others.detail, **errors}
                 raise ValidationError(errors)
         return super().to_internal_value(data)
 
