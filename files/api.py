@@ -1,5 +1,6 @@
 """REST API of files and folders: /api/files, /api/folders, and the public signed download."""
 
+import re
 import uuid
 
 import django_filters
@@ -34,6 +35,11 @@ from .models import File, Folder
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 TOP_LEVEL = "root"
 TOP_LEVEL_SPELLINGS = {"root", "null", "none", "top"}
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_TOP_LEVEL = "|".join(
+    "".join(f"[{c.upper()}{c}]" for c in spelling) for spelling in sorted(TOP_LEVEL_SPELLINGS)
+)  # any case, spelled without inline flags so every regular-expression dialect reads it
+FOLDER_REFERENCE_PATTERN = rf"^\s*({_UUID}|{_TOP_LEVEL})\s*$"
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 BINARY_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes, as an attachment.")
@@ -98,13 +104,18 @@ class FolderReferenceField(forms.CharField):
             return None
         if value.strip().lower() in TOP_LEVEL_SPELLINGS:
             return TOP_LEVEL
-        try:
-            return uuid.UUID(value.strip())
-        except ValueError:
-            raise forms.ValidationError('Give a folder id, or "root" for the top level.') from None
+        if re.fullmatch(FOLDER_REFERENCE_PATTERN, value) is None:
+            raise forms.ValidationError('Give a folder id, or "root" for the top level.')
+        return uuid.UUID(value.strip())
 
 
-@extend_schema_field({"type": "string", "description": 'A folder id, or "root" for the top level.'})
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": FOLDER_REFERENCE_PATTERN,
+        "description": 'A folder id, or "root" for the top level.',
+    }
+)
 class FolderReferenceFilter(django_filters.Filter):
     """Rows in one folder (by id), or at the top level ("root")."""
 
@@ -349,7 +360,7 @@ class FileViewSet(TenantViewSet):
         )
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): BINARY_RESPONSE, 404: DetailSerializer},
+        responses={(200, "*/*"): BINARY_RESPONSE, 404: DetailSerializer},
         description="The bytes as an attachment, with the sniffed Content-Type and the sanitized name.",
     )
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -386,7 +397,7 @@ class PublicFileDownloadView(APIView):
         auth=[],
         parameters=[OpenApiParameter("token", str, OpenApiParameter.PATH, description="The signed token.")],
         responses={
-            (200, "application/octet-stream"): BINARY_RESPONSE,
+            (200, "*/*"): BINARY_RESPONSE,
             404: DetailSerializer,
             410: DetailSerializer,
         },

@@ -84,6 +84,17 @@ def refuse_unknown_query_parameters(request, known) -> None:
         )
 
 
+def refuse_repeated_query_parameters(request, multi_valued) -> None:
+    """400 naming a parameter given more than once that takes one value (only the last would count)."""
+    repeated = sorted(
+        name
+        for name in request.query_params
+        if name not in multi_valued and len(request.query_params.getlist(name)) > 1
+    )
+    if repeated:
+        raise ValidationError({"detail": f"Give each of these query parameters once: {', '.join(repeated)}."})
+
+
 class StrictDjangoFilterBackend(DjangoFilterBackend):
     """django-filter's backend that answers 400 naming any query parameter a list does not understand.
 
@@ -94,12 +105,24 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) == "list":
             refuse_unknown_query_parameters(request, self.known_query_parameters(queryset, view))
+            refuse_repeated_query_parameters(request, self.multi_valued_parameters(queryset, view))
         return super().filter_queryset(request, queryset, view)
 
     def get_filterset_kwargs(self, request, queryset, view):
         kwargs = super().get_filterset_kwargs(request, queryset, view)
         kwargs["data"] = without_empty_values(kwargs["data"])
         return kwargs
+
+    def multi_valued_parameters(self, queryset, view) -> set[str]:
+        """Filters that take a value more than once (`?stage=won&stage=lost`)."""
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return set()
+        return {
+            name
+            for name, declared in filterset_class.base_filters.items()
+            if issubclass(declared.field_class, forms.MultipleChoiceField)
+        }
 
     def known_query_parameters(self, queryset, view) -> set[str]:
         known = set(getattr(view, "extra_query_parameters", ()))

@@ -20,6 +20,12 @@ class StandardPagination(PageNumberPagination):
             raise ValidationError({self.page_size_query_param: ["A page size is a whole number from 1."]})
         return min(int(raw), self.max_page_size)
 
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_query_param: ["A page is a whole number from 1."]})
+        return super().get_page_number(request, paginator)
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -65,14 +65,19 @@ def error_codes(method: str, operation: dict) -> list[str]:
     return codes
 
 
+# Pages count from 1 and a page holds at least one row, on every paginated answer (declared or not).
+PAGE_PARAMETERS = ("page", "page_size")
+
+
 def reads_empty_as_absent(parameter: dict) -> bool:
     """Every optional query parameter reads `?name=` as absent, but the page, which must be a number."""
     return parameter["in"] == "query" and not parameter.get("required") and parameter["name"] != "page"
 
 
-# DRF's text fields refuse NUL and lone surrogates (ProhibitNull/SurrogateCharactersValidator); a
-# string with no pattern of its own says so, so a client learns it from the schema, not from a 400.
-PLAIN_TEXT_PATTERN = r"^[^\x00\ud800-\udfff]*$"
+# DRF's text fields refuse NUL (ProhibitNullCharactersValidator); a string with no pattern of its own
+# says so, so a client learns it from the schema, not from a 400. (Lone surrogates, refused too, are
+# not stated: regular-expression dialects disagree on them, and valid JSON text carries none.)
+PLAIN_TEXT_PATTERN = r"^[^\x00]*$"
 
 
 def state_plain_text(schema: dict) -> None:
@@ -109,6 +114,8 @@ def document_error_responses(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if reads_empty_as_absent(parameter):
                     parameter["allowEmptyValue"] = True
+                if parameter["in"] == "query" and parameter["name"] in PAGE_PARAMETERS:
+                    parameter["schema"]["minimum"] = 1
                 _walk_strings(parameter.get("schema", {}))
             responses = operation.setdefault("responses", {})
             for code in error_codes(method, operation):

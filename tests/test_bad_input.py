@@ -485,3 +485,29 @@ def test_an_absent_email_or_url_is_null_both_ways(client_a, company_a, user_a):
     assert "email" in assert_clear_error(blank, 400)
     with company_context(company_a):
         assert list(Contact.objects.values_list("first_name", "email")) == [("Ada", "")]
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("page=", "page"),
+        ("page=0", "page"),
+        ("search=ada&search=grace", "search"),
+        ("owner=00000000-0000-0000-0000-000000000000&owner=00000000-0000-0000-0000-000000000001", "owner"),
+    ],
+    ids=["empty-page", "page-zero", "search-twice", "filter-twice"],
+)
+def test_an_empty_page_or_a_single_valued_parameter_given_twice_is_a_400(query, named, client_a, user_a):
+    """DRF read `page=` as page 1 and the last of repeated values; both are now named as errors."""
+    response = client_a.get(f"/api/contacts?{query}")
+    assert named in json.dumps(assert_clear_error(response, 400))
+    assert client_a.get("/api/deals?stage=won&stage=lost").status_code == 200  # multi-valued filters
+
+
+def test_a_typed_phone_number_longer_than_its_limit_is_refused_before_separators_are_dropped(
+    client_a, user_a
+):
+    """The limit holds on the text as sent: 40 characters that shrink to a valid number are still too long."""
+    typed = "+1 " + " " * 30 + "415 555 0100"
+    response = client_a.post("/api/sms/phone-numbers", {"number": typed}, format="json")
+    assert "no more than 32" in assert_clear_error(response, 400)["number"][0]

@@ -340,35 +340,35 @@ def test_click_to_call_refuses_a_contact_without_phone(client_a, company_a, numb
 def test_click_to_call_needs_the_callers_own_phone(
     client_a, user_a, company_a, twilio_a, contact_a, twilio_fake
 ):
-    """A caller with no phone on their profile gets a 400 saying so; nothing is recorded or sent."""
+    """A caller with no phone on their profile gets a 409 saying so; nothing is recorded or sent."""
     PhoneNumberFactory(company=company_a)
     user_a.phone = ""
     user_a.save(update_fields=["phone"])
 
     response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "your own phone number" in response.json()["detail"]
     assert calls_of(company_a) == []
     assert twilio_fake.requests == []
 
 
 def test_click_to_call_needs_twilio_settings(client_a, caller_a, company_a, contact_a, twilio_fake):
-    """Without the company's Twilio account the call is refused with a 400 pointing at the settings."""
+    """Without the company's Twilio account the call is refused with a 409 pointing at the settings."""
     PhoneNumberFactory(company=company_a)
 
     response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "/api/twilio-settings" in response.json()["detail"]
     assert calls_of(company_a) == []
 
 
 def test_click_to_call_needs_a_voice_number(client_a, caller_a, twilio_a, contact_a, company_a):
-    """A company without a voice-enabled number gets a 400 saying to add one."""
+    """A company without a voice-enabled number gets a 409 saying to add one."""
     response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "voice-enabled phone number" in response.json()["detail"]
     assert calls_of(company_a) == []
 

@@ -325,13 +325,22 @@ def test_sanitized_names_are_always_safe_basenames(raw):
 
 
 def test_a_long_unicode_name_keeps_its_extension_within_the_byte_cap(client_a):
-    """A 300-character accented name is cut to the byte cap and keeps its extension."""
-    response = upload(client_a, b"content", "x.txt", name="é" * 300 + ".pdf")
+    """A file sent as a 300-character accented name is cut to the byte cap and keeps its extension."""
+    response = upload(client_a, b"content", "é" * 300 + ".pdf")
 
     assert response.status_code == 201, response.content
     name = response.json()["name"]
     assert name.endswith(".pdf")
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
+
+
+def test_a_name_field_over_255_characters_is_a_400(client_a, company_a):
+    """The `name` field is held to the schema's maxLength as sent, before it is sanitized."""
+    response = upload(client_a, b"content", "x.txt", name="é" * 300 + ".pdf")
+
+    assert response.status_code == 400, response.content
+    assert "255" in response.json()["name"][0]
+    assert file_count(company_a) == 0
 
 
 # Rename, move, delete

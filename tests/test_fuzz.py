@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from crm.urls import router
+from messaging.models import EmailTemplate, PhoneNumber
 from tenancy.auth import issue_tokens
 from tenancy.models import User
 
@@ -64,6 +65,11 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 schema = schemathesis.openapi.from_dict(generated_schema(), config=CONFIG)
+# Operations with a finding not fixed yet, each with the reason (docs/SECURITY.md, "Fuzzing"); they are
+# left out of the run so that every other operation is held to zero failures in CI.
+OPEN_FINDINGS: dict[tuple[str, str], str] = {}
+for method, path in OPEN_FINDINGS:
+    schema = schema.exclude(method=method, path=path)
 if os.environ.get("CRM_FUZZ_PATHS"):
     # While fixing findings: fuzz only the paths matching this regular expression.
     schema = schema.include(path_regex=os.environ["CRM_FUZZ_PATHS"])
@@ -152,6 +158,9 @@ def relation_models() -> dict[str, dict[str, type]]:
 
 
 RELATIONS = relation_models()
+# Body properties that name a row by id without being a foreign key: the sending number of a text or call,
+# and the e-mail template and user a workflow action names.
+NAMED_BY_ID = {"from_number": PhoneNumber, "template_id": EmailTemplate, "recipient": User}
 
 
 def substitute_own_rows(context, body):
@@ -165,7 +174,7 @@ def substitute_own_rows(context, body):
     if not own:
         return body
     path = context.operation.path
-    names = dict(RELATIONS[""])
+    names = {**RELATIONS[""], **NAMED_BY_ID}
     for prefix, fields in RELATIONS.items():
         if prefix and path.startswith(prefix):
             names.update(fields)
@@ -205,9 +214,10 @@ def future_schedule(context, body):
 def ordered_period(context, query):
     """An analytics range runs forward (tests/test_analytics.py covers `from` after `to`)."""
     if context.operation.path.startswith("/api/analytics") and isinstance(query, dict):
-        first, last = _parse_date(query.get("from")), _parse_date(query.get("to"))
-        if first is not None and last is not None and first > last:
-            query = {**query, "from": query["to"], "to": query["from"]}
+        first = _parse_date(query.get("from"))
+        last = _parse_date(query.get("to")) or timezone.localdate()  # `to` defaults to today
+        if first is not None and first > last:
+            query = {**query, "from": last.isoformat(), "to": first.isoformat()}
     return query
 
 

@@ -191,7 +191,6 @@ def test_outbound_webhooks_to_private_addresses_are_refused(client_a, company_a,
             {"trigger": "schedule", "record_type": "", "conditions": [], "schedule_interval_seconds": 5},
             "schedule_interval_seconds",
         ),
-        ({"trigger": "manual", "conditions": [], "schedule_cron": "0 9 * * *"}, "schedule_cron"),
         ({"actions": []}, "actions"),
     ],
 )
@@ -202,6 +201,76 @@ def test_trigger_settings_are_checked(client_a, company_a, changes, key):
     assert response.status_code == 400, response.content
     assert key in response.json()
     assert count(Workflow, company_a) == 0
+
+
+def test_switching_away_from_a_schedule_drops_it(client_a, company_a):
+    """A schedule belongs to the schedule trigger: sent with another, or left behind, it is cleared."""
+    body = workflow_body(trigger="manual", conditions=[], schedule_cron="0 9 * * *")
+
+    created = client_a.post(WORKFLOWS, body, format="json")
+    scheduled = client_a.post(
+        WORKFLOWS,
+        workflow_body(trigger="schedule", record_type="", conditions=[], schedule_interval_seconds=3600),
+        format="json",
+    ).json()
+    switched = client_a.patch(f"{WORKFLOWS}/{scheduled['id']}", {"trigger": "manual"}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["schedule_cron"] == ""
+    assert switched.status_code == 200, switched.content
+    assert switched.json()["schedule_interval_seconds"] is None
+    assert switched.json()["next_run_at"] is None
+
+
+def test_a_change_only_the_stored_workflow_refuses_is_a_conflict(client_a, company_a, user_a):
+    """A payload condition patched onto a deal workflow is a 409; a malformed one stays a 400."""
+    workflow = WorkflowFactory(company=company_a, user=user_a, trigger="manual", record_type="deal")
+    url = f"{WORKFLOWS}/{workflow.id}"
+
+    conflicting = client_a.patch(
+        url, {"conditions": [{"field": "lead.source", "op": "eq", "value": "ad"}]}, format="json"
+    )
+    malformed = client_a.patch(
+        url, {"conditions": [{"field": "stage", "op": "changed", "value": None}]}, format="json"
+    )
+
+    assert conflicting.status_code == 409, conflicting.content
+    assert "has no field 'lead.source'" in conflicting.json()["detail"]
+    assert malformed.status_code == 400 and "conditions" in malformed.json()
+    with company_context(company_a):
+        assert Workflow.objects.get(pk=workflow.pk).conditions == workflow.conditions
+
+
+def test_a_run_that_does_not_fit_the_workflow_is_a_conflict(client_a, company_a, user_a, deal_a):
+    """A record id for a workflow without a record type, or none for one with, is a 409; nothing starts."""
+    payload_workflow = WorkflowFactory(company=company_a, user=user_a, trigger="manual", record_type="")
+    deal_workflow = WorkflowFactory(company=company_a, user=user_a, trigger="manual", record_type="deal")
+
+    with_record = client_a.post(
+        f"{WORKFLOWS}/{payload_workflow.id}/run", {"record_id": str(deal_a.id)}, format="json"
+    )
+    without_record = client_a.post(f"{WORKFLOWS}/{deal_workflow.id}/test", {}, format="json")
+
+    assert with_record.status_code == 409 and "no record type" in with_record.json()["detail"]
+    assert without_record.status_code == 409 and "give its id" in without_record.json()["detail"]
+    assert count(WorkflowExecution, company_a) == 0
+
+
+def test_a_payload_jsonb_cannot_hold_is_stored_with_replacement_characters(client_a, company_a, user_a):
+    """NUL and lone surrogates in a run's payload become U+FFFD instead of failing the run."""
+    workflow = WorkflowFactory(
+        company=company_a, user=user_a, trigger="manual", record_type="", conditions=[]
+    )
+
+    response = client_a.post(
+        f"{WORKFLOWS}/{workflow.id}/run",
+        {"payload": {"note\u0000": ["a\u0000b"]}},
+        format="json",
+    )
+
+    assert response.status_code == 202, response.content
+    with company_context(company_a):
+        assert WorkflowExecution.objects.get().trigger_payload == {"note\ufffd": ["a\ufffdb"]}
 
 
 def test_a_schedule_gets_its_next_due_time(client_a):
@@ -217,12 +286,12 @@ def test_a_schedule_gets_its_next_due_time(client_a):
 
 
 def test_a_partial_update_is_checked_as_a_whole(client_a, company_a):
-    """Switching a deal workflow to a schedule without one is a 400 and leaves it as it was."""
+    """Switching a deal workflow to a schedule without one is a 409 and leaves it as it was."""
     workflow = client_a.post(WORKFLOWS, workflow_body(), format="json").json()
 
     response = client_a.patch(f"{WORKFLOWS}/{workflow['id']}", {"trigger": "schedule"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409, response.content
     with company_context(company_a):
         assert Workflow.objects.get(pk=workflow["id"]).trigger == "record_updated"
 
@@ -336,13 +405,13 @@ def test_a_dry_run_reports_unmet_conditions_and_failing_actions(client_a, compan
 
 
 def test_a_dry_run_cannot_read_another_companys_record(client_a, client_b, company_a, user_a, deal_b):
-    """Naming B's deal in A's dry run is a 400 that reveals nothing of it; B cannot test A's workflow."""
+    """Naming B's deal in A's dry run is a 404 that reveals nothing of it; B cannot test A's workflow."""
     workflow = full_deal_workflow(company_a, user_a)
 
     response = client_a.post(f"{WORKFLOWS}/{workflow.id}/test", {"record_id": str(deal_b.id)}, format="json")
 
-    assert response.status_code == 400
-    assert "record_id" in response.json()
+    assert response.status_code == 404
+    assert "No deal of this company" in response.json()["detail"]
     assert "Globex" not in response.content.decode()
     assert client_b.post(f"{WORKFLOWS}/{workflow.id}/test", {}, format="json").status_code == 404
 
@@ -408,7 +477,7 @@ def test_a_manual_run_creates_an_execution_that_runs_in_the_background(
 
 
 def test_a_manual_run_cannot_act_on_another_companys_record(client_a, company_a, company_b, user_a, deal_b):
-    """A's run naming B's deal is a 400: no execution, and B's deal stays as it was."""
+    """A's run naming B's deal is a 404 like an unknown id: no execution, and B's deal stays as it was."""
     workflow = WorkflowFactory(
         company=company_a,
         user=user_a,
@@ -418,7 +487,8 @@ def test_a_manual_run_cannot_act_on_another_companys_record(client_a, company_a,
 
     response = client_a.post(f"{WORKFLOWS}/{workflow.id}/run", {"record_id": str(deal_b.id)}, format="json")
 
-    assert response.status_code == 400 and "record_id" in response.json()
+    assert response.status_code == 404, response.content
+    assert "No deal of this company" in response.json()["detail"]
     assert count(WorkflowExecution, company_a) == 0
     with company_context(company_b):
         assert Deal.objects.get(pk=deal_b.pk).stage == "negotiation"
@@ -433,14 +503,14 @@ def test_another_company_cannot_run_a_workflow(client_b, company_a, company_b, u
 
 
 def test_a_manual_run_refuses_unmet_conditions(client_a, company_a, user_a):
-    """A manual run whose conditions do not hold is a 400 naming them, and starts nothing."""
+    """A manual run whose conditions do not hold is a 409 naming them, and starts nothing."""
     workflow = WorkflowFactory(
         company=company_a, user=user_a, conditions=[{"field": "priority", "op": "gte", "value": 3}]
     )
 
     response = client_a.post(f"{WORKFLOWS}/{workflow.id}/run", {"payload": {"priority": 1}}, format="json")
 
-    assert response.status_code == 400 and "priority" in response.json()["conditions"][0]
+    assert response.status_code == 409 and "priority" in response.json()["detail"]
     assert count(WorkflowExecution, company_a) == 0
 
 
@@ -502,7 +572,8 @@ def test_cancel_stops_a_pending_execution_and_skips_its_steps(client_a, client_b
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
     assert response.json()["steps"][0]["status"] == "skipped"
-    assert client_a.post(url).status_code == 400
+    again = client_a.post(url)
+    assert again.status_code == 409 and "cancelled already" in again.json()["detail"]
 
 
 def test_the_signing_secret_is_revealed_and_rotated_inside_the_company_only(

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 import django_filters
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -12,25 +13,44 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from tenancy.api import BadRequest, TenantModelSerializer, TenantSerializer, TenantViewSet
+from tenancy.api import (
+    BadRequest,
+    Conflict,
+    TenantModelSerializer,
+    TenantSerializer,
+    TenantViewSet,
+    service_refusals,
+)
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import BooleanFilter
 
 from . import services
 from .models import StepStatus, Workflow, WorkflowExecution
-from .records import record_types
-from .rules import ACTION_TYPES, ACTIONS_SCHEMA, CONDITIONS_SCHEMA
+from .records import record_type_named, record_types
+from .rules import ACTION_TYPES, ACTIONS_SCHEMA, CONDITIONS_SCHEMA, actions_schema, conditions_schema
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 
 
 @contextmanager
-def refusals_as_400():
-    """A workflow or run the services refuse becomes a 400 keyed by field."""
+def refusals_as_4xx():
+    """A refused workflow or run: 404 for an unknown record, 409 for a state conflict, else 400 by field."""
     try:
         yield
+    except services.RecordNotFound as error:
+        raise NotFound(_sentence(error.errors)) from error
+    except (services.RunConflict, services.WorkflowConflict) as error:
+        raise Conflict(_sentence(error.errors)) from error
     except (services.InvalidWorkflow, services.RunRefused) as error:
         raise serializers.ValidationError(error.errors) from error
+
+
+def _sentence(errors) -> str:
+    """Every message of a nested error body, in order, as one text."""
+    if isinstance(errors, str):
+        return errors
+    items = errors.values() if isinstance(errors, dict) else errors
+    return " ".join(_sentence(item) for item in items)
 
 
 @extend_schema_field(CONDITIONS_SCHEMA)
@@ -106,12 +126,91 @@ class WorkflowSerializer(TenantModelSerializer):
         return settings.PUBLIC_BASE_URL + reverse("workflow-hook", kwargs={"workflow_id": workflow.pk})
 
     def create(self, validated_data):
-        with refusals_as_400():
+        with refusals_as_4xx():
             return services.save_workflow(Workflow(), **validated_data)
 
     def update(self, instance, validated_data):
-        with refusals_as_400():
+        with refusals_as_4xx():
             return services.save_workflow(instance, **validated_data)
+
+
+class WorkflowRequestSchema(OpenApiSerializerExtension):
+    """The request body as one variant per trigger and record type, each with its own conditions and actions.
+
+    A full body (POST, PUT) matches exactly one variant; a partial one (PATCH) any variant, since the
+    stored workflow supplies the rest (a change that fits no stored state is a 409).
+    """
+
+    target_class = WorkflowSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        partial = getattr(self.target, "partial", False)
+        variants = [
+            self._variant(schema, triggers, record_type, schedule, partial=partial)
+            for triggers, record_type, schedule in _combinations()
+        ]
+        # The common properties stay at the top: drf-spectacular keeps a component, and requires the
+        # body, only from them.
+        if partial:
+            return {"type": "object", "properties": schema["properties"], "anyOf": variants}
+        return {
+            "type": "object",
+            "properties": schema["properties"],
+            "required": ["name", "trigger", "actions"],
+            "oneOf": variants,
+        }
+
+    @staticmethod
+    def _variant(schema, triggers, record_type_name, schedule, *, partial):
+        record_type = record_type_named(record_type_name) if record_type_name else None
+        events = any(trigger in Workflow.RECORD_TRIGGERS for trigger in triggers)
+        properties = {
+            **schema["properties"],
+            "trigger": {"type": "string", "enum": triggers},
+            # Patterns rather than one-value enums, which drf-spectacular would lift into named components.
+            "record_type": {"type": "string", "pattern": f"^{record_type_name or ''}$"},
+            "conditions": conditions_schema(record_type, events=events),
+            "actions": actions_schema(record_type),
+        }
+        required = ["name", "trigger", "actions"]
+        if record_type_name:
+            required.append("record_type")
+        if schedule == "interval":
+            properties["schedule_interval_seconds"] = {
+                "type": "integer",
+                "minimum": services.MIN_INTERVAL_SECONDS,
+                "maximum": services.MAX_INTERVAL_SECONDS,
+            }
+            properties["schedule_cron"] = {"type": "string", "maxLength": 0}
+            required.append("schedule_interval_seconds")
+        elif schedule == "cron":
+            # Null only: no integer lies in an empty range (a null-only enum would be lifted and emptied).
+            properties["schedule_interval_seconds"] = {
+                "type": "integer",
+                "nullable": True,
+                "minimum": 1,
+                "maximum": 0,
+            }
+            properties["schedule_cron"] = {"type": "string", "pattern": services.CRON_PATTERN}
+            required.append("schedule_cron")
+        variant = {"type": "object", "properties": properties}
+        if not partial:
+            variant["required"] = required
+        return variant
+
+
+def _combinations():
+    """(triggers, record type, schedule kind) a workflow may combine."""
+    names = sorted(record_types())
+    on_record = [str(trigger) for trigger in Workflow.RECORD_TRIGGERS]
+    on_demand = [str(Workflow.Trigger.MANUAL), str(Workflow.Trigger.WEBHOOK)]
+    yield from ((on_record, name, None) for name in names)
+    yield from ((on_demand, name, None) for name in [None, *names])
+    yield [str(Workflow.Trigger.SCHEDULE)], None, "interval"
+    yield [str(Workflow.Trigger.SCHEDULE)], None, "cron"
 
 
 class StepSerializer(TenantSerializer):
@@ -264,7 +363,7 @@ class WorkflowViewSet(TenantViewSet):
         """Dry run: evaluate the conditions and show what each action would do, changing nothing."""
         workflow = self.get_object()
         body = self._request_body(TestRequestSerializer)
-        with refusals_as_400():
+        with refusals_as_4xx():
             result = services.dry_run(workflow, **body)
         return Response(DryRunSerializer(result).data)
 
@@ -277,7 +376,7 @@ class WorkflowViewSet(TenantViewSet):
         """Run now on a record or a payload; the execution runs in the background."""
         workflow = self.get_object()
         body = self._request_body(RunRequestSerializer)
-        with refusals_as_400():
+        with refusals_as_4xx():
             execution = services.run_manually(workflow, user=request.user, **body)
         return Response(
             WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data,
@@ -345,10 +444,8 @@ class WorkflowViewSet(TenantViewSet):
     def cancel(self, request, pk=None, execution_id=None):
         """Stop a pending or running execution; the steps it has not run are skipped."""
         execution = self._execution(execution_id)
-        try:
+        with service_refusals():
             execution = services.cancel_execution(execution, user=request.user)
-        except services.CannotCancel as error:
-            raise BadRequest(str(error)) from error
         return Response(
             WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data
         )

@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from messaging.services import email as email_service
 from messaging.services.sms import MAX_BODY_LENGTH
+from tenancy.api.strict import is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
 from .records import FieldKind, RecordType, as_number
@@ -42,6 +43,8 @@ DEFAULT_WEBHOOK_TIMEOUT = 10
 PAYLOAD_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 WAIT_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
 SCALAR = (str, int, float, bool, type(None))
+NUMBER_TEXT = r"^-?\d{1,20}(\.\d{1,10})?$"
+DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 
 _ANY_VALUE = {"description": "A string, number, boolean or null; a list for `in`."}
 
@@ -151,9 +154,9 @@ ACTIONS_SCHEMA = {
             _action_schema(
                 "wait",
                 {
-                    "seconds": {"type": "integer", "minimum": 1},
-                    "minutes": {"type": "integer", "minimum": 1},
-                    "hours": {"type": "integer", "minimum": 1},
+                    "seconds": {"type": "integer", "minimum": 1, "maximum": MAX_WAIT_SECONDS},
+                    "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_WAIT_SECONDS // 60},
+                    "hours": {"type": "integer", "minimum": 1, "maximum": MAX_WAIT_SECONDS // 3600},
                 },
                 [],
                 "Pause before the next step: exactly one of seconds, minutes or hours (30 days at most).",
@@ -166,6 +169,10 @@ ACTIONS_SCHEMA = {
         {"type": "create_notification", "params": {"title": "{{ deal.name }} moved on"}},
     ],
 }
+
+
+# Exactly one unit per wait.
+ACTIONS_SCHEMA["items"]["oneOf"][-1]["properties"]["params"].update(minProperties=1, maxProperties=1)
 
 
 class Errors:
@@ -198,26 +205,34 @@ def value_problem(
         return "Give a string, a number, a boolean or null."
     if kind is None:
         return None
-    if kind == FieldKind.NUMBER and (not _is_number(value) and as_number(value) is None):
+    if kind == FieldKind.NUMBER and not (
+        _is_number(value) or (isinstance(value, str) and re.match(NUMBER_TEXT, value))
+    ):
         return "Give a number."
     if kind == FieldKind.BOOLEAN and not isinstance(value, bool):
         return "Give true or false."
-    if kind == FieldKind.DATE and not (isinstance(value, str) and parse_date(value)):
+    if kind == FieldKind.DATE and not (
+        isinstance(value, str) and re.match(DATE_TEXT, value) and _valid_date(value)
+    ):
         return "Give a date as YYYY-MM-DD."
     if kind == FieldKind.DATETIME and not (isinstance(value, str) and _parse_moment(value)):
         return "Give a date and time in ISO 8601, e.g. 2026-01-31T09:00:00Z."
-    if kind == FieldKind.REFERENCE:
-        try:
-            uuid.UUID(str(value))
-        except ValueError:
-            return "Give a record id (UUID)."
+    if kind == FieldKind.REFERENCE and not is_canonical_uuid(value):
+        return "Give a record id (UUID)."
     if kind == FieldKind.CHOICE and record_type is not None:
         choices = [str(choice) for choice, _ in record_type.model_field(field).choices]
-        if str(value) not in choices:
+        if value not in choices:
             return f"Give one of: {', '.join(choices)}."
     if kind == FieldKind.TEXT and not isinstance(value, str):
         return "Give text."
     return None
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        return parse_date(value) is not None
+    except ValueError:
+        return False
 
 
 def _parse_moment(value: str):
@@ -293,7 +308,7 @@ def condition_errors(conditions, *, trigger: str, record_type: RecordType | None
             errors.add(index, "op", f"{op} applies to record_created and record_updated triggers only.")
         value = condition.get("value")
         if op == "changed":
-            if value is not None:
+            if "value" in condition:
                 errors.add(index, "value", "changed takes no value.")
             continue
         if "value" not in condition:
@@ -623,3 +638,106 @@ def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> b
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_global and not address.is_multicast
+
+
+# The request body per trigger and record type, as published in the OpenAPI document
+
+
+def _kind_value_schema(kind: str | None, choices: list[str]) -> dict:
+    """The non-null values a condition on a field of this kind compares with."""
+    if kind == FieldKind.CHOICE:
+        return {"type": "string", "enum": choices}
+    if kind == FieldKind.NUMBER:
+        return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_TEXT}]}
+    if kind == FieldKind.DATE:
+        return {"type": "string", "format": "date"}
+    if kind == FieldKind.DATETIME:
+        return {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+    if kind == FieldKind.BOOLEAN:
+        return {"type": "boolean"}
+    if kind == FieldKind.REFERENCE:
+        return {"type": "string", "format": "uuid"}
+    if kind == FieldKind.TEXT:
+        return {"type": "string"}
+    return {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
+def _nullable(schema: dict) -> dict:
+    if "enum" in schema:
+        # OpenAPI 3.0 lets an enum refuse null even when nullable: null must be listed.
+        return {**schema, "nullable": True, "enum": [*schema["enum"], None]}
+    if "anyOf" in schema:
+        return {"anyOf": [{**schema["anyOf"][0], "nullable": True}, *schema["anyOf"][1:]]}
+    return {**schema, "nullable": True}
+
+
+def _condition(field_schema: dict, ops: list[str], value: dict | None) -> dict:
+    properties = {"field": field_schema, "op": {"type": "string", "enum": ops}}
+    if value is not None:
+        properties["value"] = value
+    return {
+        "type": "object",
+        "required": ["field", "op", "value"] if value is not None else ["field", "op"],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _conditions_on(field_schema: dict, kind: str | None, choices: list[str], *, events: bool) -> list[dict]:
+    """The condition shapes on fields of one kind: ops without a value, with one, with a list."""
+    value = _kind_value_schema(kind, choices)
+    equal_ops = ["eq", "ne", "changed_to"] if events else ["eq", "ne"]
+    shapes = [
+        _condition(field_schema, equal_ops, _nullable(value)),
+        _condition(
+            field_schema,
+            ["in"],
+            {"type": "array", "minItems": 1, "maxItems": MAX_IN_VALUES, "items": _nullable(value)},
+        ),
+    ]
+    if events:
+        shapes.append(_condition(field_schema, ["changed"], None))
+    if kind in (None, FieldKind.NUMBER, FieldKind.DATE, FieldKind.DATETIME):
+        shapes.append(_condition(field_schema, list(ORDERING_OPS), value))
+    if kind in (None, FieldKind.TEXT):
+        shapes.append(
+            _condition(field_schema, ["contains"], {"anyOf": [{"type": "string"}, {"type": "number"}]})
+        )
+    return shapes
+
+
+def conditions_schema(record_type: RecordType | None, *, events: bool) -> dict:
+    """The conditions a workflow of this record type may have; change ops only on record events."""
+    if record_type is None:
+        shapes = _conditions_on({"type": "string", "pattern": PAYLOAD_FIELD.pattern}, None, [], events=False)
+    else:
+        by_kind: dict[tuple, list[str]] = {}
+        for name in record_type.condition_fields:
+            kind = record_type.kind(name)
+            choices = tuple(str(choice) for choice, _ in record_type.model_field(name).choices or [])
+            by_kind.setdefault((kind, choices), []).append(name)
+        shapes = []
+        for (kind, choices), names in by_kind.items():
+            shapes += _conditions_on({"type": "string", "enum": names}, kind, list(choices), events=events)
+    return {**CONDITIONS_SCHEMA, "items": {"oneOf": shapes}}
+
+
+def actions_schema(record_type: RecordType | None) -> dict:
+    """The actions a workflow of this record type may have: record actions need one."""
+    shapes = []
+    for shape in ACTIONS_SCHEMA["items"]["oneOf"]:
+        action_type = shape["properties"]["type"]["enum"][0]
+        if action_type in RECORD_ACTIONS and record_type is None:
+            continue
+        if action_type == "update_field":
+            params = shape["properties"]["params"]
+            field = {"type": "string", "enum": list(record_type.updatable_fields)}
+            shape = {
+                **shape,
+                "properties": {
+                    **shape["properties"],
+                    "params": {**params, "properties": {**params["properties"], "field": field}},
+                },
+            }
+        shapes.append(shape)
+    return {**ACTIONS_SCHEMA, "items": {"oneOf": shapes}}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,7 +26,7 @@ from django.utils import timezone
 from messaging.models import Notification
 from messaging.services.notifications import notify
 from tenancy.context import company_context
-from tenancy.exceptions import NoTenantContext
+from tenancy.exceptions import NoTenantContext, StateConflict
 from tenancy.tasks import enqueue_after_commit
 
 from . import actions
@@ -70,7 +71,19 @@ class RunRefused(Exception):
         self.errors = errors
 
 
-class CannotCancel(Exception):
+class WorkflowConflict(InvalidWorkflow):
+    """A change valid in itself that the stored workflow refuses (a condition on another record type)."""
+
+
+class RunConflict(RunRefused):
+    """The run does not fit the workflow or the record as they are now (no record type, unmet conditions)."""
+
+
+class RecordNotFound(RunRefused):
+    """The record a run names is not a live record of the company (another company's id alike)."""
+
+
+class CannotCancel(StateConflict):
     """The execution has finished already."""
 
 
@@ -106,12 +119,6 @@ def workflow_errors(workflow: Workflow) -> dict:
 def _schedule_errors(workflow: Workflow) -> dict:
     interval, cron = workflow.schedule_interval_seconds, (workflow.schedule_cron or "").strip()
     if workflow.trigger != Trigger.SCHEDULE:
-        if interval is not None or cron:
-            return {
-                "schedule_cron" if cron else "schedule_interval_seconds": [
-                    "Only scheduled workflows have one."
-                ]
-            }
         return {}
     if (interval is None) == (not cron):
         return {"schedule_interval_seconds": ["Give either an interval in seconds or a cron expression."]}
@@ -123,6 +130,29 @@ def _schedule_errors(workflow: Workflow) -> dict:
         except ValueError as error:
             return {"schedule_cron": [str(error)]}
     return {}
+
+
+def _cron_field(value: str, names: str = "") -> str:
+    item = rf"(\*|{value}(-{value})?)(/[1-9]\d?)?"
+    if names:
+        item = rf"({item}|{names})"
+    return rf"{item}(,{item})*"
+
+
+# The five-field expressions parse_cron takes, with each field's range, as the schema states them.
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        [
+            _cron_field(r"[0-5]?\d"),
+            _cron_field(r"(1?\d|2[0-3])"),
+            _cron_field(r"(0?[1-9]|[12]\d|3[01])"),
+            _cron_field(r"(0?[1-9]|1[0-2])"),
+            _cron_field(r"[0-6]", "mon|tue|wed|thu|fri|sat|sun"),
+        ]
+    )
+    + "$"
+)
 
 
 def parse_cron(expression: str) -> crontab:
@@ -162,9 +192,14 @@ def save_workflow(workflow: Workflow, **changes) -> Workflow:
         )
     for field, value in changes.items():
         setattr(workflow, field, value)
+    if workflow.trigger != Trigger.SCHEDULE:
+        # A schedule belongs to the schedule trigger: switching to another drops it, as a form would.
+        workflow.schedule_interval_seconds, workflow.schedule_cron = None, ""
     workflow.schedule_cron = (workflow.schedule_cron or "").strip()
     errors = workflow_errors(workflow)
     if errors:
+        if before is not None and _fits_another_workflow(changes):
+            raise WorkflowConflict(errors)
         raise InvalidWorkflow(errors)
     if not workflow.secret:
         workflow.secret = new_secret()
@@ -176,6 +211,30 @@ def save_workflow(workflow: Workflow, **changes) -> Workflow:
         workflow.next_run_at = next_slot(workflow, after=timezone.now())
     workflow.save()
     return workflow
+
+
+def _fits_another_workflow(changes: dict) -> bool:
+    """Whether the changes would be valid on some workflow: then only the stored one refuses them."""
+    triggers = [changes["trigger"]] if "trigger" in changes else Trigger.values
+    names = [changes["record_type"]] if "record_type" in changes else ["", *record_types()]
+    for trigger in triggers:
+        for name in names:
+            candidate = Workflow(
+                trigger=trigger, record_type=name, actions=[{"type": "wait", "params": {"hours": 1}}]
+            )
+            if trigger == Trigger.SCHEDULE and not {"schedule_interval_seconds", "schedule_cron"} & set(
+                changes
+            ):
+                candidate.schedule_interval_seconds = 3600
+            for field, value in changes.items():
+                if field not in ("trigger", "record_type"):
+                    setattr(candidate, field, value)
+            if trigger != Trigger.SCHEDULE:
+                candidate.schedule_interval_seconds, candidate.schedule_cron = None, ""
+            candidate.schedule_cron = (candidate.schedule_cron or "").strip()
+            if not workflow_errors(candidate):
+                return True
+    return False
 
 
 def _schedule_moved(before: dict, workflow: Workflow) -> bool:
@@ -245,7 +304,7 @@ def start_execution(
     execution = WorkflowExecution(
         workflow=workflow,
         trigger=trigger,
-        trigger_payload=payload,
+        trigger_payload=storable_json(payload),
         record_type=workflow.record_type if record is not None else "",
         record_id=record.pk if record is not None else None,
         steps=_new_steps(workflow),
@@ -265,6 +324,21 @@ def start_execution(
         return existing, False
     queue_run(execution)
     return execution, True
+
+
+# Text PostgreSQL cannot hold in jsonb: NUL, and lone surrogates (which have no UTF-8 form).
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_json(value):
+    """A posted payload as jsonb can store it: NUL and lone surrogates in keys and text become U+FFFD."""
+    if isinstance(value, str):
+        return UNSTORABLE_TEXT.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable_json(key): storable_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    return value
 
 
 def queue_run(execution: WorkflowExecution, *, countdown: float | None = None) -> None:
@@ -329,13 +403,13 @@ def _subject(workflow: Workflow, record_id) -> tuple[RecordType | None, object |
     record_type = record_type_named(workflow.record_type) if workflow.record_type else None
     if record_type is None:
         if record_id is not None:
-            raise RunRefused({"record_id": ["This workflow has no record type; send a payload instead."]})
+            raise RunConflict({"record_id": ["This workflow has no record type; send a payload instead."]})
         return None, None
     if record_id is None:
-        raise RunRefused({"record_id": [f"This workflow acts on a {record_type.name}: give its id."]})
+        raise RunConflict({"record_id": [f"This workflow acts on a {record_type.name}: give its id."]})
     record = record_type.get(record_id)
     if record is None:
-        raise RunRefused({"record_id": [f"No {record_type.name} of this company has this id."]})
+        raise RecordNotFound({"record_id": [f"No {record_type.name} of this company has this id."]})
     return record_type, record
 
 
@@ -350,7 +424,7 @@ def run_manually(workflow: Workflow, *, user, record_id=None, payload=None) -> W
     results = evaluate(workflow.conditions, record_type=record_type, record=record, payload=payload)
     unmet = _unmet(results)
     if unmet:
-        raise RunRefused({"conditions": [f"Not met: {condition}." for condition in unmet]})
+        raise RunConflict({"conditions": [f"Not met: {condition}." for condition in unmet]})
     execution, _ = start_execution(
         workflow, trigger=Trigger.MANUAL, payload=payload, record=record, triggered_by=user
     )

@@ -9,7 +9,13 @@ from rest_framework.response import Response
 from crm.models import Contact
 from crm.validators import e164
 from messaging.models import Direction
-from tenancy.api import BadRequest, TenantModelSerializer, TenantRelatedField, TenantSerializer, TenantViewSet
+from tenancy.api import (
+    Conflict,
+    TenantModelSerializer,
+    TenantRelatedField,
+    TenantSerializer,
+    TenantViewSet,
+)
 from tenancy.filters import BooleanFilter, IsoDateTimeFilter
 
 from .. import services
@@ -120,7 +126,8 @@ class CallViewSet(TenantViewSet):
         except services.CallRefused as refused:
             if refused.field:
                 raise ValidationError({refused.field: [str(refused)]}) from refused
-            raise BadRequest(str(refused)) from refused
+            # No own phone, no calling number, no Twilio account: the company's setup, not the request.
+            raise Conflict(str(refused)) from refused
         body = CallSerializer(call, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 

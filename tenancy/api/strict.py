@@ -81,7 +81,9 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         matches = re.fullmatch(decimal_pattern(field), value) is not None
         return None if matches else f'Must be a decimal number such as "{_decimal_example(field)}".'
     if isinstance(field, TEXT_FIELDS):
-        return None if isinstance(value, str) else "Must be a string."
+        if not isinstance(value, str):
+            return "Must be a string."
+        return _too_long(field, value)
     if isinstance(field, serializers.ManyRelatedField):
         return _list_error(field.child_relation, value)
     if isinstance(field, serializers.ListField):
@@ -92,6 +94,14 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         return None if isinstance(value, dict) else "Must be an object."
     if isinstance(field, serializers.ListSerializer):
         return None if isinstance(value, list) else "Must be a list."
+    return None
+
+
+def _too_long(field, value: str) -> str | None:
+    """The schema's maxLength on the text as sent (a field may shorten it while cleaning it)."""
+    limit = getattr(field, "max_length", None)
+    if limit is not None and len(value) > limit:
+        return f"Ensure this field has no more than {limit} characters."
     return None
 
 
@@ -123,7 +133,24 @@ class StrictJsonTypesMixin:
     """Refuses, per field, a JSON value whose type is not the one the schema gives the field."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
+        if isinstance(data, QueryDict):
+            # Multipart parts are all text; ids among them still have to be ids (omit one for none).
+            errors = {}
+            for field in self.fields.values():
+                if field.read_only or field.field_name not in data:
+                    continue
+                value = data.get(field.field_name)
+                if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
+                    error = None if is_canonical_uuid(value) else UUID_MESSAGE
+                elif isinstance(field, serializers.CharField) and isinstance(value, str):
+                    error = _too_long(field, value)
+                else:
+                    error = None
+                if error is not None:
+                    errors[field.field_name] = [error]
+            if errors:
+                raise ValidationError(errors)
+        elif isinstance(data, dict):
             errors = {}
             for field in self.fields.values():
                 if field.read_only or field.field_name not in data:
