@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.db.models import ProtectedError
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
@@ -179,6 +180,11 @@ def exception_handler(exc, context):
     elif isinstance(exc, RequestDataTooBig):
         # Django's form parsing refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF would answer 500.
         exc = RequestBodyTooLarge()
+    elif isinstance(exc, IntegrityError):
+        # A constraint caught what the services did not check first: still the caller's conflict, never a
+        # 500; logged as an error because a service should have refused it with a clearer message.
+        logger.error("integrity error answered 409: %s", exc)
+        exc = Conflict("This change conflicts with data already stored; reload and try again.")
     elif isinstance(exc, ProtectedError):
         return Response(
             {"detail": "This record is still referenced by other records and cannot be deleted."},
