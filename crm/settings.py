@@ -180,7 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "tenancy.filters.StrictDjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "tenancy.filters.StrictOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "tenancy.renderers.SurrogateSafeJSONRenderer",

@@ -7,6 +7,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 # Query parameters every list understands besides its filters: pagination, search, ordering, format.
 STANDARD_QUERY_PARAMETERS = frozenset({"page", "page_size", "search", "ordering", "format"})
@@ -133,3 +134,25 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
                 suffixes = getattr(declared.field.widget, "suffixes", None)
                 known.update(f"{name}_{suffix}" if suffix else name for suffix in suffixes or ())
         return known
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's `?ordering=`, refusing fields a list cannot sort by (DRF dropped them silently)."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        valid = {item[0] for item in self.get_valid_fields(queryset, view, {"request": request})}
+        invalid = [term for term in fields if term.lstrip("-") not in valid]
+        if invalid:
+            names = ", ".join(sorted(valid))
+            raise ValidationError({"ordering": [f"Cannot sort by {', '.join(invalid)}; sort by: {names}."]})
+        return super().remove_invalid_fields(queryset, fields, view, request)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = getattr(view, "ordering_fields", None)
+        if isinstance(fields, list | tuple) and fields:
+            one = "-?(" + "|".join(sorted(fields)) + ")"
+            for parameter in parameters:
+                parameter["schema"]["pattern"] = rf"^{one}(,{one})*$"
+                parameter["description"] = f"Comma-separated fields, `-` for descending: {', '.join(fields)}."
+        return parameters

@@ -25,6 +25,24 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
+class ListSerializerExtension(OpenApiSerializerFieldExtension):
+    """A list of nested objects with the bounds the server holds it to (`min_length`, `max_length`)."""
+
+    target_class = "rest_framework.serializers.ListSerializer"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(self.target.child, direction)
+        # A child with no fields of its own gets no component; it is described inline then.
+        items = component.ref if component else auto_schema._map_serializer(self.target.child, direction)
+        schema = {"type": "array", "items": items}
+        if self.target.min_length is not None:
+            schema["minItems"] = self.target.min_length
+        if self.target.max_length is not None:
+            schema["maxItems"] = self.target.max_length
+        return schema
+
+
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA = {
     "type": "object",
@@ -78,12 +96,14 @@ def reads_empty_as_absent(parameter: dict) -> bool:
 # says so, so a client learns it from the schema, not from a 400. (Lone surrogates, refused too, are
 # not stated: regular-expression dialects disagree on them, and valid JSON text carries none.)
 PLAIN_TEXT_PATTERN = r"^[^\x00]*$"
+# A text that may not be blank is refused when only whitespace (DRF trims it first).
+NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
 
 
 def state_plain_text(schema: dict) -> None:
     """Add PLAIN_TEXT_PATTERN to a free-text string schema (no format, enum or pattern of its own)."""
     if schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema):
-        schema["pattern"] = PLAIN_TEXT_PATTERN
+        schema["pattern"] = NON_BLANK_TEXT_PATTERN if schema.get("minLength", 0) >= 1 else PLAIN_TEXT_PATTERN
 
 
 def request_component_names(result: dict) -> set[str]:

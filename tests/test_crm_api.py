@@ -1,5 +1,6 @@
 """The sales core over REST: CRUD, paths, pagination, filters, deal rules and errors, for two companies."""
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -358,18 +359,31 @@ def test_deals_order_by_amount_both_ways(client_a, client_b, company_a, company_
     ] == ["50.00"]
 
 
-@pytest.mark.parametrize("ordering", ["company", "notes", "-owner__password", "nonsense"])
-def test_ordering_by_a_field_not_offered_is_ignored(ordering, client_a, client_b, company_a, company_b):
-    """An ordering outside ordering_fields falls back to the default order instead of failing."""
+@pytest.mark.parametrize(
+    "ordering", ["company", "notes", "-owner__password", "nonsense", "last_name,nonsense"]
+)
+def test_ordering_by_a_field_not_offered_is_a_400_naming_it(ordering, client_a, company_a):
+    """An ordering outside ordering_fields is refused with the fields that are offered, never applied."""
     ContactFactory(company=company_a, last_name="Zed")
-    ContactFactory(company=company_a, last_name="Abel")
-    ContactFactory(company=company_b, last_name="Other")
 
     response = client_a.get("/api/contacts", {"ordering": ordering})
 
-    assert response.status_code == 200
-    assert [row["last_name"] for row in response.json()["results"]] == ["Abel", "Zed"]
-    assert client_b.get("/api/contacts", {"ordering": ordering}).json()["count"] == 1
+    assert response.status_code == 400, response.content
+    message = response.json()["ordering"][0]
+    assert "Cannot sort by" in message and "last_name" in message
+    assert "password" not in message.split("sort by:")[1]
+
+
+def test_ordering_by_offered_fields_sorts_within_the_company(client_a, client_b, company_a, company_b):
+    """`-last_name` sorts A's contacts; B's are never among them."""
+    ContactFactory(company=company_a, last_name="Abel")
+    ContactFactory(company=company_a, last_name="Zed")
+    ContactFactory(company=company_b, last_name="Other")
+
+    response = client_a.get("/api/contacts", {"ordering": "-last_name"})
+
+    assert [row["last_name"] for row in response.json()["results"]] == ["Zed", "Abel"]
+    assert client_b.get("/api/contacts", {"ordering": "-last_name"}).json()["count"] == 1
 
 
 # Deal rules
@@ -554,3 +568,33 @@ def test_invalid_bearer_token_is_401(resource, company_a):
 
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "website",
+    [
+        "https://example.com",
+        "http://shop.example.co.uk:8080/p?q=1#top",
+        "  https://example.com/  ",
+        "HTTPS://example.com",
+        "https://" + "0" * 63 + "." + "a" * 64,
+        "https://" + "0" * 64 + ".com",
+        "https://example",
+        "https://-bad.example.com",
+        "https://exa mple.com",
+        "ftp://example.com",
+        "example.com",
+        "https://example.com/" + "a" * 181,
+    ],
+)
+def test_website_is_accepted_exactly_when_the_schema_says(client_a, company_a, website):
+    """The published pattern and length of Account.website decide what is stored, and nothing else."""
+    stated = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    rule = stated["AccountRequest"]["properties"]["website"]
+    allowed = len(website) <= rule["maxLength"] and re.search(rule["pattern"], website) is not None
+
+    response = client_a.post("/api/accounts", {"name": "Acme", "website": website}, format="json")
+
+    assert response.status_code == (201 if allowed else 400), response.content
+    if allowed:
+        assert response.json()["website"] == website.strip()
