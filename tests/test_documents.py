@@ -253,7 +253,7 @@ def test_a_draft_whose_stored_file_is_gone_is_a_409_and_stays_a_draft(
 def test_a_constraint_the_services_did_not_foresee_is_a_409_not_a_500(
     client_a, draft_a, company_a, django_capture_on_commit_callbacks
 ):
-    """A draft left with a signature in slot 1 (a state the API never makes) collides on send: 409, no change."""
+    """A draft left with a signature in slot 1 (never made by the API) collides on send: 409, no change."""
     DocumentSignatureFactory(company=company_a, document=draft_a, order=1)
 
     response = send(client_a, draft_a, django_capture_on_commit_callbacks)
