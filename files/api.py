@@ -161,10 +161,24 @@ class FileFilter(django_filters.FilterSet):
 # Folders
 
 
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": services.FOLDER_NAME_PATTERN})
+class FolderNameField(serializers.CharField):
+    """A folder name checked as typed against FOLDER_NAME_PATTERN; the service trims it once it passes."""
+
+    def __init__(self, **kwargs):
+        # Trimming first would hide characters the pattern refuses at either end (NEL, line breaks).
+        super().__init__(trim_whitespace=False, max_length=255, **kwargs)
+
+
 class FolderSerializer(TenantModelSerializer):
     """A folder; names are unique within a parent, and a folder never moves below itself."""
 
-    name = serializers.CharField(max_length=255, help_text='Unique within the parent; no "/" or "\\".')
+    name = FolderNameField(
+        help_text=(
+            'Unique within the parent; not "." or "..", and no "/", "\\", control characters, line breaks '
+            "or bidirectional controls."
+        )
+    )
 
     class Meta:
         model = Folder

@@ -33,7 +33,16 @@ UNSAFE_CHARACTERS = re.compile(r"[^\w.\- ()]+")
 MAX_NAME_BYTES = 200
 MAX_EXTENSION_CHARACTERS = 20
 SNIFF_BYTES = 8192
-FOLDER_NAME_FORBIDDEN = re.compile(r"[/\\]")
+# Characters a folder name never holds: C0 and C1 controls (line breaks included), bidirectional
+# controls that reorder how a name reads, line and paragraph separators, and the path separators.
+# Listed rather than judged by Unicode category so that the API schema states the same rule exactly.
+_FOLDER_NAME_FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069/\\"
+FOLDER_NAME_FORBIDDEN = re.compile(f"[{_FOLDER_NAME_FORBIDDEN}]")
+# Some visible character, none of the forbidden ones, and not "." or ".." once trimmed.
+_FOLDER_NAME_CHARACTER = f"[^{_FOLDER_NAME_FORBIDDEN}]"
+FOLDER_NAME_PATTERN = (
+    rf"^(?!\s*\.{{1,2}}\s*$){_FOLDER_NAME_CHARACTER}*[^\s{_FOLDER_NAME_FORBIDDEN}]{_FOLDER_NAME_CHARACTER}*$"
+)
 
 
 class UploadRefused(ValueError):
@@ -224,17 +233,21 @@ def delete_file(file: File) -> None:
 
 
 def clean_folder_name(raw: str) -> str:
-    """A folder name as stored: trimmed, one line, no path separators; refused when unusable."""
-    name = unicodedata.normalize("NFKC", raw or "").strip()
-    if not name:
-        raise ValidationError({"name": "A folder needs a name."})
-    if any(unicodedata.category(character).startswith("C") for character in name):
-        raise ValidationError({"name": "A folder name cannot contain control characters or line breaks."})
-    if FOLDER_NAME_FORBIDDEN.search(name) or name in {".", ".."}:
+    """A folder name as stored: trimmed and composed (NFC); refused unless it matches FOLDER_NAME_PATTERN."""
+    raw = raw or ""
+    if re.search(FOLDER_NAME_PATTERN, raw) is None:
+        if not raw.strip():
+            raise ValidationError({"name": "A folder needs a name; this one is blank."})
+        if FOLDER_NAME_FORBIDDEN.search(raw.replace("/", "").replace("\\", "")):
+            raise ValidationError({"name": "A folder name cannot contain control characters or line breaks."})
         raise ValidationError({"name": 'A folder name cannot be "." or ".." nor contain "/" or "\\".'})
-    if len(name) > Folder._meta.get_field("name").max_length:
-        raise ValidationError({"name": "A folder name has at most 255 characters."})
-    return name
+    name = raw.strip()
+    max_length = Folder._meta.get_field("name").max_length
+    if len(name) > max_length:
+        raise ValidationError({"name": f"A folder name has at most {max_length} characters."})
+    composed = unicodedata.normalize("NFC", name)
+    # Composing rarely lengthens a name; when it would no longer fit, the name is kept as typed.
+    return composed if len(composed) <= max_length else name
 
 
 def ancestor_ids(folder: Folder | None) -> list:
@@ -251,7 +264,8 @@ def check_folder(folder: Folder, *, name: str, parent: Folder | None) -> str:
     """The cleaned name; refuse a cycle, or a name another live folder of the parent already has."""
     name = clean_folder_name(name)
     if folder.pk is not None and parent is not None and folder.pk in ancestor_ids(parent):
-        raise ValidationError({"parent": "A folder cannot be moved into itself or one of its subfolders."})
+        # Whether the target lies below the folder depends on the tree as stored: a conflict (409).
+        raise StateConflict({"parent": "A folder cannot be moved into itself or one of its subfolders."})
     # Case-insensitive, so "Contracts" and "contracts" never sit side by side.
     siblings = Folder.objects.filter(parent=parent, name__iexact=name)
     if folder.pk is not None:

@@ -2,6 +2,7 @@
 
 import django_filters
 from django.http import HttpResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -135,6 +136,18 @@ class SendForSignatureSerializer(TenantSerializer):
     expires_in_days = serializers.IntegerField(
         required=False, min_value=1, max_value=365, help_text="Defaults to SIGNING_LINK_DAYS."
     )
+
+
+class SendForSignatureRequestSchema(OpenApiSerializerExtension):
+    """The signers list with the bounds the server holds it to (drf-spectacular states neither)."""
+
+    target_class = SendForSignatureSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        signers = self.target.fields["signers"]
+        schema["properties"]["signers"].update(minItems=1, maxItems=signers.max_length)
+        return schema
 
 
 class QuoteFilter(django_filters.FilterSet):

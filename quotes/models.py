@@ -11,6 +11,9 @@ from tenancy.models import TenantModel
 
 USER = settings.AUTH_USER_MODEL
 ZERO = Decimal("0.00")
+# Money columns wide enough for any quote the API accepts: a line of at most 999999999.999 times
+# 999999999999.99, doubled by a 100% tax, stays below 2 * 10**21, and 500 such lines below 10**24.
+AMOUNT_DIGITS = 26
 
 
 class Quote(TenantModel):
@@ -39,10 +42,10 @@ class Quote(TenantModel):
     valid_until = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     notes = models.TextField(blank=True)
-    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    tax_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    subtotal = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    discount_total = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    tax_total = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    total = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
     document = models.ForeignKey(
         "documents.Document",
         null=True,
@@ -87,10 +90,10 @@ class QuoteLineItem(TenantModel):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Percent, e.g. 20.00 for 20%.",
     )
-    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    discount_amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    tax_amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    subtotal = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    discount_amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    tax_amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
+    total = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=2, default=ZERO)
 
     class Meta(TenantModel.Meta):
         db_table = "quote_line_items"

@@ -45,8 +45,6 @@ from .models import Quote, QuoteLineItem
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
-# The largest amount the money columns hold (max_digits=14, decimal_places=2).
-MAX_AMOUNT = Decimal("999999999999.99")
 MAX_LINE_ITEMS = 500
 DEFAULT_VALIDITY_DAYS = 30
 NUMBERING_ATTEMPTS = 50
@@ -102,13 +100,6 @@ def _apply_line_amounts(item: QuoteLineItem) -> Amounts:
     return amounts
 
 
-def _check_fits(amounts: Amounts, *, what: str) -> None:
-    if max(amounts.subtotal, amounts.total) > MAX_AMOUNT:
-        raise ValidationError(
-            {"line_items": [f"{what} exceeds the largest amount a quote holds ({MAX_AMOUNT})."]}
-        )
-
-
 @transaction.atomic
 def recompute_totals(quote: Quote) -> Quote:
     """Compute and store every line's amounts and the quote's totals from the lines as stored."""
@@ -116,7 +107,7 @@ def recompute_totals(quote: Quote) -> Quote:
     now, changed = timezone.now(), []
     for item in items:
         before = (item.subtotal, item.discount_amount, item.tax_amount, item.total)
-        _check_fits(_apply_line_amounts(item), what=f"The line {item.description!r}")
+        _apply_line_amounts(item)
         if before != (item.subtotal, item.discount_amount, item.tax_amount, item.total):
             item.updated_at = now
             changed.append(item)
@@ -127,7 +118,6 @@ def recompute_totals(quote: Quote) -> Quote:
     totals = quote_amounts(
         Amounts(item.subtotal, item.discount_amount, item.tax_amount, item.total) for item in items
     )
-    _check_fits(totals, what="The quote's total")
     quote.subtotal, quote.discount_total = totals.subtotal, totals.discount
     quote.tax_total, quote.total = totals.tax, totals.total
     quote.save(update_fields=["subtotal", "discount_total", "tax_total", "total", "updated_at"])
@@ -178,8 +168,8 @@ def _build_lines(quote: Quote, line_items: Iterable[Mapping]) -> list[QuoteLineI
     if len(line_items) > MAX_LINE_ITEMS:
         raise ValidationError({"line_items": [f"A quote has at most {MAX_LINE_ITEMS} line items."]})
     items = [_build_line(quote, data, index) for index, data in enumerate(line_items)]
-    for index, item in enumerate(items):
-        _check_fits(_apply_line_amounts(item), what=f"Line {index + 1}")
+    for item in items:
+        _apply_line_amounts(item)
     return items
 
 
@@ -408,7 +398,7 @@ def send_for_signature(
         )
     _check_sendable(quote)
     # Signers are checked before anything is stored, so a refusal leaves no file behind.
-    signers = documents_services.clean_signers([dict(signer) for signer in signers or default_signers(quote)])
+    signers = documents_services.clean_signers(_each_signer_once(signers or default_signers(quote)))
     if quote.status == Quote.Status.DRAFT:
         # The PDF the customer signs says what they sign: a sent quote, dated today.
         quote.status, quote.sent_at = Quote.Status.SENT, timezone.now()
@@ -422,6 +412,17 @@ def send_for_signature(
     )
     quote.save(update_fields=["document", "status", "sent_at", "updated_at"])
     return quote
+
+
+def _each_signer_once(signers) -> list[dict]:
+    """The signers in order, a person listed again (same address, any case) kept at their first place."""
+    seen, kept = set(), []
+    for signer in signers:
+        address = str(signer.get("email") or "").strip().lower()
+        if address not in seen:
+            seen.add(address)
+            kept.append(dict(signer))
+    return kept
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@
 import smtplib
 from datetime import timedelta
 
+import jsonschema
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
@@ -207,18 +208,40 @@ def test_incomplete_email_is_a_400_on_the_field_and_stores_nothing(client_a, com
     assert mail.outbox == []
 
 
-def test_contact_without_an_address_is_a_400(client_a, company_a):
-    """Sending to a contact with no e-mail address says so and stores nothing."""
+def test_contact_without_an_address_is_a_409(client_a, company_a):
+    """Sending to a contact with no e-mail address is a conflict with that record; nothing is stored."""
     contact = ContactFactory(company=company_a, email="")
 
     response = client_a.post(
         EMAILS, {"contact": str(contact.id), "subject": "Hi", "body_text": "B"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert "no e-mail address" in response.json()["contact"][0]
+    assert response.status_code == 409
+    assert "no e-mail address" in response.json()["detail"]
     with company_context(company_a):
         assert not Email.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"to_email": "someone@x.example", "subject": "Hi", "body_text": "Body"},
+        {"to_email": "someone@x.example", "subject": "  Hi  \n", "body_text": " "},
+        {"to_email": "someone@x.example"},
+        {"to_email": "someone@x.example", "subject": "   ", "body_text": "Body"},
+        {"to_email": "someone@x.example", "subject": "Hi", "body_text": ""},
+        {"to_email": "someone@x.example", "subject": "Hi\nBcc: all@x.example", "body_text": "Body"},
+        {"to_email": "", "subject": "Hi", "body_text": "Body"},
+    ],
+)
+def test_the_compose_schema_states_which_bodies_are_accepted(client_a, company_a, payload):
+    """A body the published schema allows is sent, one it refuses is a 400: recipient and content rules."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    valid = jsonschema.Draft7Validator(schema["EmailComposeRequest"]).is_valid(payload)
+
+    response = client_a.post(EMAILS, payload, format="json")
+
+    assert response.status_code == (201 if valid else 400), response.content
 
 
 @pytest.mark.parametrize("field", ["contact", "deal", "template"])

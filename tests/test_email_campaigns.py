@@ -91,6 +91,33 @@ def test_create_stores_a_draft_for_the_company(client_a, client_b, company_a, us
     assert client_b.get(f"{CAMPAIGNS}/{body['id']}").status_code == 404
 
 
+def test_the_schema_of_recipient_filter_names_every_filter_the_server_takes(client_a):
+    """recipient_filter is an object of exactly the server's filter keys, each a string."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    stated = schema["EmailCampaignRequest"]["properties"]["recipient_filter"]
+
+    assert stated["type"] == "object" and stated["additionalProperties"] is False
+    assert set(stated["properties"]) == set(email_service.recipient_filter_keys())
+    assert {
+        variant["type"] for value in stated["properties"].values() for variant in value.get("anyOf", [value])
+    } == {"string"}
+
+
+def test_empty_recipient_filters_filter_nothing_and_are_not_stored(client_a, company_a):
+    """ "" for any filter is no filter, as in the query string; the stored filter keeps only the others."""
+    template = EmailTemplateFactory(company=company_a)
+    recipient_filter = {"account": "", "created_before": "", "search": "acme", "email": ""}
+
+    response = client_a.post(
+        CAMPAIGNS,
+        {"name": "Launch", "template": str(template.id), "recipient_filter": recipient_filter},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["recipient_filter"] == {"search": "acme"}
+
+
 @pytest.mark.parametrize(
     ("recipient_filter", "named"),
     [
@@ -99,6 +126,10 @@ def test_create_stores_a_draft_for_the_company(client_a, client_b, company_a, us
         ({"account": "not-a-uuid"}, "account"),
         ({"created_after": "yesterday"}, "created_after"),
         ({"search": ["a", "b"]}, "search"),
+        ({"email": 5}, "email"),
+        ({"account": " 6adbc050-86d5-4c54-bfce-99aa6963a1f6"}, "account"),
+        ({"owner": "6adbc05086d54c54bfce99aa6963a1f6"}, "owner"),
+        ({"created_after": " 2000-01-01T00:00:00Z"}, "created_after"),
         (["account"], "JSON object"),
     ],
 )

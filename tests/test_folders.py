@@ -1,5 +1,7 @@
 """Folders over REST and in the admin: a per-company tree, unique names, no cycles, subtree delete."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -179,6 +181,35 @@ def test_an_unusable_folder_name_is_a_400(client_a, company_a, name, message):
     assert live_folder_names(company_a) == []
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Contracts",
+        "  Q1 2025  ",
+        "Ünïcödé ✓ 契約",
+        "family \U0001f468\u200d\U0001f469",
+        "private \ue000 use",
+        "...",
+        "tab\tinside",
+        "nel\x85start",
+        "rtl \u202e override",
+        "line\u2028separator",
+        "a/b",
+        " .. ",
+        "",
+    ],
+)
+def test_folder_names_follow_the_published_pattern(client_a, company_a, name):
+    """A name matching the schema's pattern is stored trimmed; any other is a 400, nothing stored."""
+    stated = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    allowed = re.search(stated["FolderRequest"]["properties"]["name"]["pattern"], name) is not None
+
+    response = client_a.post(FOLDERS, {"name": name}, format="json")
+
+    assert response.status_code == (201 if allowed else 400), response.content
+    assert live_folder_names(company_a) == ([name.strip()] if allowed else [])
+
+
 # Rename and move
 
 
@@ -200,8 +231,8 @@ def test_rename_and_move_to_the_top_level(client_a, client_b, company_a):
 
 
 @pytest.mark.parametrize("target", ["itself", "child", "grandchild"])
-def test_moving_a_folder_into_its_own_subtree_is_a_400(client_a, company_a, target):
-    """A folder cannot become its own ancestor: the move is a 400 on parent and the tree is unchanged."""
+def test_moving_a_folder_into_its_own_subtree_is_a_409(client_a, company_a, target):
+    """A folder cannot become its own ancestor: the move conflicts with the tree, which stays unchanged."""
     top = FolderFactory(company=company_a, name="Top")
     child = FolderFactory(company=company_a, name="Child", parent=top)
     grandchild = FolderFactory(company=company_a, name="Grandchild", parent=child)
@@ -209,8 +240,8 @@ def test_moving_a_folder_into_its_own_subtree_is_a_400(client_a, company_a, targ
 
     response = client_a.patch(f"{FOLDERS}/{top.pk}", {"parent": str(destination.pk)}, format="json")
 
-    assert response.status_code == 400
-    assert "cannot be moved into itself" in response.json()["parent"][0]
+    assert response.status_code == 409
+    assert "cannot be moved into itself" in response.json()["detail"]
     assert stored(Folder, top.pk).parent_id is None
     assert stored(Folder, child.pk).parent_id == top.pk
     assert stored(Folder, grandchild.pk).parent_id == child.pk

@@ -197,15 +197,22 @@ def test_invalid_line_is_a_400_on_its_field_and_stores_nothing(line, field, clie
     assert quote_count(company_a) == 0
 
 
-def test_an_amount_too_large_to_store_is_a_400_not_a_500(client_a, company_a):
-    """A line whose total would overflow the money columns is refused with a clear message."""
-    line = {"description": "Planet", "quantity": "999999999", "unit_price": "999999999999.99"}
+def test_the_largest_lines_the_api_takes_are_stored_exactly(client_a, company_a):
+    """500 lines of the largest quantity and price, taxed 100%, fit the money columns to the cent."""
+    line = {
+        "description": "Planet",
+        "quantity": "999999999.999",
+        "unit_price": "999999999999.99",
+        "tax_rate": "100",
+    }
 
-    response = client_a.post("/api/quotes", {"line_items": [line]}, format="json")
+    response = client_a.post("/api/quotes", {"line_items": [line] * services.MAX_LINE_ITEMS}, format="json")
 
-    assert response.status_code == 400
-    assert "largest amount" in str(response.json())
-    assert quote_count(company_a) == 0
+    assert response.status_code == 201, response.content
+    line_total = 2 * services.to_cents(Decimal("999999999.999") * Decimal("999999999999.99"))
+    assert Decimal(response.json()["total"]) == services.MAX_LINE_ITEMS * line_total
+    with company_context(company_a):
+        assert Quote.objects.get(pk=response.json()["id"]).total == services.MAX_LINE_ITEMS * line_total
 
 
 def test_missing_line_field_is_reported(client_a, company_a):
@@ -742,6 +749,28 @@ def test_other_company_cannot_send_a_quote_for_signature(client_b, company_a, co
     assert response.status_code == 404
     assert stored(quote).status == "draft" and stored(quote).document_id is None
     assert documents_of(company_a) == [] and documents_of(company_b) == []
+
+
+def test_a_signer_listed_twice_signs_once(client_a, company_a):
+    """The same address twice (any case) is one signer at the first place, not a 400."""
+    quote = new_quote(company_a)
+    signers = [
+        {"name": "Ann Buyer", "email": "ann@buyer.example"},
+        {"name": "Cy Fo", "email": "cfo@buyer.example"},
+        {"name": "Ann B.", "email": "ANN@buyer.example"},
+    ]
+
+    response = client_a.post(
+        f"/api/quotes/{quote.pk}/send-for-signature", {"signers": signers}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    with company_context(company_a):
+        document = Document.objects.get(pk=stored(quote).document_id)
+        assert [s.signer_email for s in document.signatures.order_by("order")] == [
+            "ann@buyer.example",
+            "cfo@buyer.example",
+        ]
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,21 @@ def test_invalid_settings_are_refused_per_field_and_nothing_is_stored(body, fiel
     assert count(company_a) == 0
 
 
+def test_the_schema_requires_the_token_when_adding_only(client_a):
+    """POST's body requires auth_token, as the server does; PUT and PATCH may leave it out."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()
+    operations = schema["paths"]["/api/twilio-settings/"], schema["paths"]["/api/twilio-settings/{id}/"]
+    components = schema["components"]["schemas"]
+
+    def body(operation):
+        reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        return components[reference.rsplit("/", 1)[-1]]
+
+    assert "auth_token" in body(operations[0]["post"])["required"]
+    assert "auth_token" not in body(operations[1]["put"]).get("required", [])
+    assert "auth_token" not in body(operations[1]["patch"]).get("required", [])
+
+
 # Changing
 
 

@@ -4,6 +4,8 @@ from contextlib import contextmanager
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -20,6 +22,7 @@ from tenancy.api import (
     TenantViewSet,
 )
 from tenancy.api.auth import DetailSerializer
+from tenancy.exceptions import StateConflict
 from tenancy.filters import IsoDateTimeFilter
 
 from ..models import Email, EmailCampaign, EmailTemplate
@@ -33,6 +36,8 @@ def rule_errors_as_400():
     """A rule a service refuses becomes a 400: per field when it names fields, else one `detail`."""
     try:
         yield
+    except StateConflict:
+        raise  # the exception handler answers a conflict with the records' state as a 409
     except DjangoValidationError as error:
         if hasattr(error, "error_dict"):
             raise serializers.ValidationError(error.message_dict) from error
@@ -189,6 +194,50 @@ class EmailComposeSerializer(TenantSerializer):
     body_html = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
+# A subject as DRF reads it: trimmed, then one line; blank (a template's subject) or with some text.
+ONE_LINE_SUBJECT_PATTERN = r"^\s*([^\s\x00]([^\x00\n\r]*[^\s\x00])?)?\s*$"
+TYPED_SUBJECT_PATTERN = r"^\s*[^\s\x00]([^\x00\n\r]*[^\s\x00])?\s*$"
+
+
+class EmailComposeRequestSchema(OpenApiSerializerExtension):
+    """The compose body with its two rules: a recipient is named; a template, or a subject and body, given."""
+
+    target_class = EmailComposeSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        schema["properties"]["subject"]["pattern"] = ONE_LINE_SUBJECT_PATTERN
+        recipient = [
+            {"required": ["to_email"], "properties": {"to_email": {"type": "string", "format": "email"}}},
+            {"required": ["contact"], "properties": {"contact": {"type": "string", "format": "uuid"}}},
+            {"required": ["deal"], "properties": {"deal": {"type": "string", "format": "uuid"}}},
+        ]
+        content = [
+            {"required": ["template"], "properties": {"template": {"type": "string", "format": "uuid"}}},
+            {
+                "required": ["subject", "body_text"],
+                "properties": {
+                    "subject": {"type": "string", "pattern": TYPED_SUBJECT_PATTERN},
+                    # Not trimmed: any text but NUL counts as a body, a space included.
+                    "body_text": {"type": "string", "pattern": r"^[^\x00]+$"},
+                },
+            },
+        ]
+        return {**schema, "allOf": [{"anyOf": recipient}, {"anyOf": content}]}
+
+
+class ComposeBodyRequiredSchema(AutoSchema):
+    """The compose body is required: no property is required alone (see EmailComposeRequestSchema)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and self.view.action == "create":
+            body["required"] = True
+        return body
+
+
 class EmailFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Email.Status.choices)
     contact = django_filters.UUIDFilter(field_name="contact_id")
@@ -210,6 +259,7 @@ class EmailViewSet(TenantViewSet):
     model = Email
     serializer_class = EmailSerializer
     filterset_class = EmailFilter
+    schema = ComposeBodyRequiredSchema()
     search_fields = ["to_email", "subject"]
     ordering_fields = ["created_at", "sent_at", "status", "to_email"]
     ordering = ["-created_at"]
@@ -265,10 +315,35 @@ class CampaignCountsSerializer(TenantSerializer):
     total = serializers.IntegerField()
 
 
+# The /api/contacts filters a campaign takes, with the types their query parameters have there; an
+# empty value filters nothing (and is not stored).
+RECIPIENT_FILTER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "account": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}]},
+        "owner": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}]},
+        "email": {"type": "string"},
+        "created_after": {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}]
+        },
+        "created_before": {
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}]
+        },
+        email_service.RECIPIENT_SEARCH_KEY: {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field(RECIPIENT_FILTER_SCHEMA)
+class RecipientFilterField(serializers.JSONField):
+    """A campaign's contact filters: an object of /api/contacts filter names to text values."""
+
+
 class EmailCampaignSerializer(TenantModelSerializer):
     """A template sent to the contacts a filter selects, now or at a scheduled time."""
 
-    recipient_filter = serializers.JSONField(
+    recipient_filter = RecipientFilterField(
         required=False,
         help_text=(
             "Contact filters as /api/contacts query parameters: account, owner, email, created_after, "
@@ -431,12 +506,12 @@ class EmailCampaignViewSet(TenantViewSet):
         """How many addresses the campaign's filter reaches now, and who they are, a page at a time."""
         campaign = self.get_object()
         with rule_errors_as_400():
-            rows = [
-                {"contact": contact.pk, "full_name": contact.full_name, "email": address}
-                for contact, address in email_service.campaign_recipients(campaign.recipient_filter)
-            ]
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(RecipientPreviewSerializer(page, many=True).data)
+            page = self.paginate_queryset(email_service.recipient_contacts(campaign.recipient_filter))
+        rows = [
+            {"contact": contact.pk, "full_name": contact.full_name, "email": contact.address}
+            for contact in page
+        ]
+        return self.get_paginated_response(RecipientPreviewSerializer(rows, many=True).data)
 
 
 routes = [

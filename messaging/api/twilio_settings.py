@@ -23,7 +23,7 @@ class TwilioSettingsSerializer(TenantModelSerializer):
         required=False,
         max_length=128,
         style={"input_type": "password"},
-        help_text="Required when adding the settings; leave it out on a change to keep the stored token.",
+        help_text="Leave it out to keep the stored token.",
     )
     auth_token_hint = serializers.CharField(
         read_only=True, help_text="The token's last four characters, to recognise it."
@@ -34,11 +34,6 @@ class TwilioSettingsSerializer(TenantModelSerializer):
         fields = [*RECORD_FIELDS, "account_sid", "auth_token", "auth_token_hint", *TEST_FIELDS]
         read_only_fields = [*RECORD_FIELDS, *TEST_FIELDS]
 
-    def validate(self, attrs):
-        if self.instance is None and not attrs.get("auth_token"):
-            raise serializers.ValidationError({"auth_token": "Enter the account's auth token."})
-        return attrs
-
     def create(self, validated_data):
         try:
             return services.create_settings(**validated_data)
@@ -47,6 +42,17 @@ class TwilioSettingsSerializer(TenantModelSerializer):
 
     def update(self, instance, validated_data):
         return services.update_settings(instance, **validated_data)
+
+
+class NewTwilioSettingsSerializer(TwilioSettingsSerializer):
+    """The company's Twilio account as first added: the auth token is required."""
+
+    auth_token = serializers.CharField(
+        write_only=True,
+        max_length=128,
+        style={"input_type": "password"},
+        help_text="The account's auth token.",
+    )
 
 
 class ConnectionResultSerializer(TenantSerializer):
@@ -64,6 +70,9 @@ class TwilioSettingsViewSet(TenantViewSet):
     permission_classes = [CompanyManagersWrite]
     ordering_fields = ["created_at", "updated_at"]
     ordering = ["-created_at"]
+
+    def get_serializer_class(self):
+        return NewTwilioSettingsSerializer if self.action == "create" else TwilioSettingsSerializer
 
     @extend_schema(request=None, responses={200: ConnectionResultSerializer})
     @action(detail=True, methods=["post"], url_path="test-connection")

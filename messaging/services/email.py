@@ -17,13 +17,16 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import Lower, RowNumber, Trim
 from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.filters import SearchFilter, search_smart_split
 
 from crm.filters import CONTACT_SEARCH_FIELDS, ContactFilter
 from crm.models import Contact, Deal
+from tenancy.api.strict import UUID_MESSAGE, is_canonical_uuid
+from tenancy.exceptions import StateConflict
 
 from ..models import Email, EmailCampaign, EmailTemplate, Notification
 from .notifications import notify
@@ -249,10 +252,14 @@ def compose_email(
         contact = deal.contact
     to_email = (to_email or "").strip()
     if not to_email:
+        # A deal without a contact, or a contact without an address, is the records' state, not the
+        # request's shape (a 409 rather than a 400).
+        if contact is None and deal is not None:
+            raise StateConflict(f"The deal {deal} has no contact; give to_email or contact.")
         if contact is None:
             raise ValidationError({"to_email": ["Give a recipient: to_email or contact."]})
         if not contact.email:
-            raise ValidationError({"contact": [f"{contact} has no e-mail address; give to_email."]})
+            raise StateConflict(f"{contact} has no e-mail address; give to_email.")
         to_email = contact.email
     elif contact is None:
         contact = _linked_contact(to_email)
@@ -405,6 +412,9 @@ def _close_quietly(connection) -> None:
 
 
 RECIPIENT_SEARCH_KEY = "search"
+# Filters taken only exactly as the schema states them (format uuid, date-time); others are text.
+RECIPIENT_ID_KEYS = ("account", "owner")
+RECIPIENT_DATETIME_KEYS = ("created_after", "created_before")
 
 
 def recipient_filter_keys() -> list[str]:
@@ -424,10 +434,18 @@ def clean_recipient_filter(criteria) -> dict[str, str]:
     ]
     cleaned = {}
     for key, value in criteria.items():
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if not isinstance(value, str):
             errors.append(f"{key}: a filter value is a string, not {type(value).__name__}.")
-        elif key in allowed:
-            cleaned[key] = str(value).strip()
+        elif "\x00" in value:
+            errors.append(f"{key}: a filter value cannot contain NUL characters.")
+        elif key not in allowed or not value.strip():
+            continue  # an empty value filters nothing, as in the query string
+        elif key in RECIPIENT_ID_KEYS and not is_canonical_uuid(value):
+            errors.append(f"{key}: {UUID_MESSAGE}")
+        elif key in RECIPIENT_DATETIME_KEYS and value != value.strip():
+            errors.append(f"{key}: a date and time without spaces around it.")
+        else:
+            cleaned[key] = value.strip()
     if errors:
         raise ValidationError(errors)
     filterset = ContactFilter(data=cleaned, queryset=Contact.objects.all())
@@ -451,17 +469,29 @@ def matching_contacts(criteria):
     return contacts
 
 
+def recipient_contacts(criteria):
+    """The contacts a filter reaches, one per address (its first contact), in sending order.
+
+    A queryset, so the database cuts a preview's page from it rather than Python from every
+    recipient; each contact carries the `address` it is sent to.
+    """
+    address = Lower(Trim("email"))
+    first_with_address = Window(RowNumber(), partition_by=[address], order_by=[F("created_at"), F("pk")])
+    return (
+        matching_contacts(criteria)
+        .annotate(address=address)
+        .exclude(address="")
+        .annotate(position=first_with_address)
+        .filter(position=1)
+        .order_by("created_at", "pk")
+    )
+
+
 def campaign_recipients(criteria) -> Iterator[tuple[Contact, str]]:
     """(contact, address) for each address the filter reaches, once, skipping contacts without one."""
-    seen: set[str] = set()
-    contacts = (
-        matching_contacts(criteria).exclude(email="").select_related("account").order_by("created_at", "pk")
-    )
+    contacts = recipient_contacts(criteria).select_related("account")
     for contact in contacts.iterator(chunk_size=RECORD_CHUNK):
-        address = contact.email.strip().lower()
-        if address and address not in seen:
-            seen.add(address)
-            yield contact, address
+        yield contact, contact.address
 
 
 # Campaigns: lifecycle
