@@ -20,6 +20,7 @@ class Folder(TenantModel):
     class Meta(TenantModel.Meta):
         db_table = "folders"
         ordering = ["name"]
+        indexes = [models.Index(fields=["company", "name"], name="folders_company_name")]
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "parent", "name"],
@@ -55,6 +56,7 @@ class File(TenantModel):
         db_table = "files"
         ordering = ["name"]
         indexes = [
+            models.Index(fields=["company", "name"], name="files_company_name"),
             models.Index(fields=["company", "folder", "name"], name="files_company_folder_name"),
             models.Index(fields=["company", "sha256"], name="files_company_sha256"),
         ]

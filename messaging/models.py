@@ -113,6 +113,7 @@ class SmsMessage(TenantModel):
     class Meta(TenantModel.Meta):
         db_table = "sms_messages"
         indexes = [
+            models.Index(fields=["company", "-created_at"], name="sms_company_created"),
             models.Index(fields=["company", "contact", "-created_at"], name="sms_company_contact_created"),
             models.Index(fields=["company", "status", "created_at"], name="sms_company_status_created"),
         ]
@@ -215,8 +216,9 @@ class Email(TenantModel):
         ]
         constraints = [
             # A campaign reaches each address once, however often it is dispatched.
+            # Led by company like every index; it also reads a campaign's recipients in address order.
             models.UniqueConstraint(
-                fields=["campaign", "to_email"],
+                fields=["company", "campaign", "to_email"],
                 condition=models.Q(campaign__isnull=False),
                 name="email_campaign_recipient_once",
             )
@@ -246,7 +248,10 @@ class Notification(TenantModel):
 
     class Meta(TenantModel.Meta):
         db_table = "notifications"
-        indexes = [models.Index(fields=["company", "user", "read_at"], name="notifications_company_user")]
+        indexes = [
+            models.Index(fields=["company", "user", "read_at"], name="notifications_company_user"),
+            models.Index(fields=["company", "user", "-created_at"], name="notifications_user_created"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -118,14 +118,18 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     use_in_migrations = False
 
     def get_queryset(self):
-        return self.including_deleted().filter(is_deleted=False)
+        return self._scoped(is_deleted=False)
 
     def including_deleted(self):
         """The current company's rows, soft-deleted ones too (e.g. so a number is never reused)."""
+        return self._scoped()
+
+    def _scoped(self, **conditions):
         scope = current_scope()
         if scope is None:
             raise NoTenantContext(f"Query on {self.model.__name__} refused. {NO_CONTEXT_HELP}")
-        queryset = super().get_queryset()
         if scope.company_id is not None:
-            queryset = queryset.filter(company_id=scope.company_id)
-        return queryset
+            conditions["company_id"] = scope.company_id
+        # One filter() for all conditions: every queryset of every request is built here (bench/scoping.py).
+        queryset = super().get_queryset()
+        return queryset.filter(**conditions) if conditions else queryset

@@ -23,10 +23,17 @@ from .context import current_scope
 COMPANY_SETTING = "app.company_id"
 ALL_COMPANIES_SETTING = "app.all_companies"
 POLICY_NAME = "tenant_isolation"
-# Scalar subqueries become init plans: each setting is read once per statement, not once per row.
+# Scalar subqueries become init plans: each setting is read once per statement, not once per row,
+# and the all-companies test is a boolean by then, so a row costs one uuid comparison.
+# A CASE rather than `company_id = ... OR all_companies = 'on'`: the planner prices an OR of two
+# unknown values as matching a few rows in a thousand and multiplies that into the ORM's own
+# `company_id = ...`, so for a large company it expected 61 rows of 10,000 and sorted them all instead
+# of reading the first page from an index (docs/BENCHMARKS.md, section 2). A CASE is priced at one
+# half, and lets nothing more through: a row is visible when all_companies is on, or when its
+# company is the transaction's.
 POLICY_CONDITION = (
-    f"company_id = (SELECT NULLIF(current_setting('{COMPANY_SETTING}', true), '')::uuid) "
-    f"OR (SELECT current_setting('{ALL_COMPANIES_SETTING}', true)) = 'on'"
+    f"CASE WHEN (SELECT current_setting('{ALL_COMPANIES_SETTING}', true) = 'on') THEN true "
+    f"ELSE company_id = (SELECT NULLIF(current_setting('{COMPANY_SETTING}', true), '')::uuid) END"
 )
 _SET_CONTEXT_SQL = (
     f"SELECT set_config('{COMPANY_SETTING}', %s, true), set_config('{ALL_COMPANIES_SETTING}', %s, true)"
@@ -251,12 +258,16 @@ class EnableTenantRowLevelSecurity(_PostgresOnly):
     def forwards(self, schema_editor, models):
         for model in models:
             table = _qn(schema_editor, model._meta.db_table)
-            # Without a policy, RLS refuses every row: replacing the policy never opens a gap.
             schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-            schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {table}")
+            # An existing policy is altered in place, so no statement ever sees the table without one.
+            exists = _exists(
+                schema_editor,
+                "SELECT 1 FROM pg_policy WHERE polname = %s AND polrelid = to_regclass(%s)",
+                [POLICY_NAME, model._meta.db_table],
+            )
             schema_editor.execute(
-                f"CREATE POLICY {POLICY_NAME} ON {table} "
+                f"{'ALTER' if exists else 'CREATE'} POLICY {POLICY_NAME} ON {table} "
                 f"USING ({POLICY_CONDITION}) WITH CHECK ({POLICY_CONDITION})"
             )
 

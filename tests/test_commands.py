@@ -167,6 +167,27 @@ def test_seed_demo_is_idempotent(db):
     assert "Seeded 0 new companies" in output
 
 
+def test_seed_demo_large_company_records_make_the_first_company_large(db):
+    """--large-company-records sizes the first company; the others get --per-company contacts and deals."""
+    seed("--large-company-records", "60")
+
+    sizes = {company.slug: counts(company) for company in demo_companies()}
+
+    assert sizes == {
+        "acme": {"accounts": 6, "contacts": 60, "deals": 60, "users": 4},
+        "demo-00003": {"accounts": 2, "contacts": 20, "deals": 20, "users": 4},
+        "globex": {"accounts": 2, "contacts": 20, "deals": 20, "users": 4},
+    }
+
+
+def test_seed_demo_refuses_a_negative_large_company_size(db):
+    """A negative --large-company-records is refused before any company is created."""
+    with pytest.raises(CommandError, match="--large-company-records"):
+        seed("--large-company-records", "-1")
+
+    assert not Company.objects.exists()
+
+
 def seeded_contacts() -> dict[str, list[tuple[str, str, str]]]:
     result = {}
     for company in demo_companies():

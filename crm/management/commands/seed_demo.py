@@ -56,11 +56,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--per-company", type=int, default=50, help="Contacts and deals per company (default 50)."
         )
+        parser.add_argument(
+            "--large-company-records",
+            type=int,
+            default=None,
+            help="Contacts and deals of the first company instead of --per-company (one large tenant).",
+        )
         parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
 
-    def handle(self, *args, companies, per_company, seed, **options):
+    def handle(self, *args, companies, per_company, large_company_records, seed, **options):
         if companies < 1 or per_company < 0:
             raise CommandError("--companies must be at least 1 and --per-company at least 0.")
+        if large_company_records is not None and large_company_records < 0:
+            raise CommandError("--large-company-records must be at least 0.")
         started = time.monotonic()
         seeders = [import_string(path) for path in SEEDERS]
         password_hash = make_password(DEMO_PASSWORD)
@@ -73,12 +81,14 @@ class Command(BaseCommand):
                 continue
             # One generator per company keeps each company's data the same whatever --companies says.
             rng = random.Random(f"{seed}:{slug}")
+            large = index == 0 and large_company_records is not None
+            records = large_company_records if large else per_company
             with transaction.atomic():
                 company = Company.objects.create(name=name, slug=slug)
                 users = self._create_users(company, password_hash)
                 with company_context(company):
                     for seeder in seeders:
-                        seeder(company, users, rng, per_company)
+                        seeder(company, users, rng, records)
             created += 1
             if created % 100 == 0:
                 self.stdout.write(f"  {created} companies seeded ({time.monotonic() - started:.0f}s)")
