@@ -1,7 +1,5 @@
 """REST API of e-mail: /api/emails, /api/email-templates and /api/email-campaigns."""
 
-from contextlib import contextmanager
-
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -20,28 +18,15 @@ from tenancy.api import (
     TenantRelatedField,
     TenantSerializer,
     TenantViewSet,
+    service_refusals,
 )
 from tenancy.api.auth import DetailSerializer
-from tenancy.exceptions import StateConflict
 from tenancy.filters import IsoDateTimeFilter
 
 from ..models import Email, EmailCampaign, EmailTemplate
 from ..services import email as email_service
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
-
-
-@contextmanager
-def rule_errors_as_400():
-    """A rule a service refuses becomes a 400: per field when it names fields, else one `detail`."""
-    try:
-        yield
-    except StateConflict:
-        raise  # the exception handler answers a conflict with the records' state as a 409
-    except DjangoValidationError as error:
-        if hasattr(error, "error_dict"):
-            raise serializers.ValidationError(error.message_dict) from error
-        raise BadRequest(" ".join(error.messages)) from error
 
 
 def no_line_breaks(value: str) -> None:
@@ -73,11 +58,11 @@ class EmailTemplateSerializer(TenantModelSerializer):
         )
 
     def create(self, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return email_service.save_template(EmailTemplate(), **validated_data)
 
     def update(self, instance, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return email_service.save_template(instance, **validated_data)
 
 
@@ -110,7 +95,7 @@ class EmailTemplateViewSet(TenantViewSet):
     ordering = ["name"]
 
     def perform_destroy(self, instance):
-        with rule_errors_as_400():
+        with service_refusals():
             email_service.delete_template(instance)
 
     @extend_schema(
@@ -274,7 +259,7 @@ class EmailViewSet(TenantViewSet):
         """Record the e-mail as queued and send it in the background."""
         compose = self.get_serializer(data=request.data)
         compose.is_valid(raise_exception=True)
-        with rule_errors_as_400():
+        with service_refusals():
             email = email_service.compose_email(sender=request.user, **compose.validated_data)
         return Response(
             EmailSerializer(email, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
@@ -379,11 +364,11 @@ class EmailCampaignSerializer(TenantModelSerializer):
             raise serializers.ValidationError(error.messages) from error
 
     def create(self, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return email_service.save_campaign(EmailCampaign(), **validated_data)
 
     def update(self, instance, validated_data):
-        with rule_errors_as_400():
+        with service_refusals():
             return email_service.save_campaign(instance, **validated_data)
 
 
@@ -437,7 +422,7 @@ class EmailCampaignViewSet(TenantViewSet):
         return email_service.with_counts(queryset)
 
     def perform_destroy(self, instance):
-        with rule_errors_as_400():
+        with service_refusals():
             email_service.delete_campaign(instance)
 
     def _campaign_response(self):
@@ -448,7 +433,7 @@ class EmailCampaignViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         """Start sending now to every contact the filter selects."""
-        with rule_errors_as_400():
+        with service_refusals():
             email_service.send_campaign_now(self.get_object())
         return self._campaign_response()
 
@@ -459,7 +444,7 @@ class EmailCampaignViewSet(TenantViewSet):
         campaign = self.get_object()
         body = CampaignScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with rule_errors_as_400():
+        with service_refusals():
             email_service.schedule_campaign(campaign, **body.validated_data)
         return self._campaign_response()
 
@@ -467,7 +452,7 @@ class EmailCampaignViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop a campaign before it is sent; e-mails already sent stay sent."""
-        with rule_errors_as_400():
+        with service_refusals():
             email_service.cancel_campaign(self.get_object())
         return self._campaign_response()
 
@@ -505,7 +490,7 @@ class EmailCampaignViewSet(TenantViewSet):
     def preview_recipients(self, request, pk=None):
         """How many addresses the campaign's filter reaches now, and who they are, a page at a time."""
         campaign = self.get_object()
-        with rule_errors_as_400():
+        with service_refusals():
             page = self.paginate_queryset(email_service.recipient_contacts(campaign.recipient_filter))
         rows = [
             {"contact": contact.pk, "full_name": contact.full_name, "email": contact.address}
