@@ -511,3 +511,16 @@ def test_a_typed_phone_number_longer_than_its_limit_is_refused_before_separators
     typed = "+1 " + " " * 30 + "415 555 0100"
     response = client_a.post("/api/sms/phone-numbers", {"number": typed}, format="json")
     assert "no more than 32" in assert_clear_error(response, 400)["number"][0]
+
+
+def test_a_nul_character_inside_a_json_field_is_a_400_not_a_database_error(client_a, company_a, user_a):
+    """jsonb cannot hold NUL: a workflow action's text with one is refused per field, nothing stored."""
+    from tests.registrations.workflows import workflow_payload
+    from workflows.models import Workflow
+
+    payload = workflow_payload(company_a)
+    payload["actions"][1]["params"]["title"] = "won\x00"
+    response = client_a.post("/api/workflows", payload, format="json")
+    assert "NUL" in assert_clear_error(response, 400)["actions"][0]
+    with company_context(company_a):
+        assert not Workflow.objects.exists()

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
@@ -180,6 +180,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, RequestDataTooBig):
         # Django's form parsing refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF would answer 500.
         exc = RequestBodyTooLarge()
+    elif isinstance(exc, DataError):
+        # A value the column cannot hold that validation let through: the caller's input, never a 500.
+        logger.error("data error answered 400: %s", exc)
+        exc = BadRequest("A value in this request cannot be stored; check its text and numbers.")
     elif isinstance(exc, IntegrityError):
         # A constraint caught what the services did not check first: still the caller's conflict, never a
         # 500; logged as an error because a service should have refused it with a clearer message.

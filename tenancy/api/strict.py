@@ -84,6 +84,9 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         if not isinstance(value, str):
             return "Must be a string."
         return _too_long(field, value)
+    if isinstance(field, serializers.JSONField):
+        # PostgreSQL's jsonb cannot hold NUL, in a key or a value: refused here rather than a 500.
+        return "Text in this JSON may not contain NUL characters." if _holds_nul(value) else None
     if isinstance(field, serializers.ManyRelatedField):
         return _list_error(field.child_relation, value)
     if isinstance(field, serializers.ListField):
@@ -107,6 +110,16 @@ def _too_long(field, value: str) -> str | None:
 
 def _decimal_example(field: serializers.DecimalField) -> str:
     return "12." + "5" * field.decimal_places if field.decimal_places else "12"
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _list_error(child: serializers.Field, value) -> str | None:
