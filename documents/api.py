@@ -31,7 +31,6 @@ from tenancy.api import (
     TenantSerializer,
     TenantViewSet,
     as_api_error,
-    service_refusals,
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import company_context
@@ -118,12 +117,10 @@ class DocumentSerializer(TenantModelSerializer):
         ]
 
     def create(self, validated_data):
-        with service_refusals():
-            return services.create_document(**validated_data)
+        return services.create_document(**validated_data)
 
     def update(self, instance, validated_data):
-        with service_refusals():
-            return services.update_document(instance, **validated_data)
+        return services.update_document(instance, **validated_data)
 
 
 class DocumentSignerSerializer(TenantSerializer):
@@ -187,8 +184,7 @@ class DocumentViewSet(TenantViewSet):
         if instance.status == instance.Status.SENT:
             # Deleting a document out for signature voids its links: the owner's or a manager's call.
             self._require_manager(instance)
-        with service_refusals():
-            services.delete_document(instance, user=self.request.user)
+        services.delete_document(instance, user=self.request.user)
 
     def _answer(self, document) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=document.pk)).data)
@@ -208,16 +204,15 @@ class DocumentViewSet(TenantViewSet):
         body = DocumentSendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         options = body.validated_data
-        with service_refusals():
-            signers = options.get("signers") or services.default_signers(document)
-            document = services.send_for_signature(
-                document,
-                signers=[dict(signer) for signer in signers],
-                expires_in_days=options.get("expires_in_days"),
-                user=request.user,
-                message=options.get("message"),
-                requester=Requester.of(request),
-            )
+        signers = options.get("signers") or services.default_signers(document)
+        document = services.send_for_signature(
+            document,
+            signers=[dict(signer) for signer in signers],
+            expires_in_days=options.get("expires_in_days"),
+            user=request.user,
+            message=options.get("message"),
+            requester=Requester.of(request),
+        )
         return self._answer(document)
 
     @extend_schema(
@@ -231,13 +226,12 @@ class DocumentViewSet(TenantViewSet):
         self._require_manager(document)
         body = DocumentVoidSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with service_refusals():
-            document = services.void_document(
-                document,
-                user=request.user,
-                reason=body.validated_data.get("reason", ""),
-                requester=Requester.of(request),
-            )
+        document = services.void_document(
+            document,
+            user=request.user,
+            reason=body.validated_data.get("reason", ""),
+            requester=Requester.of(request),
+        )
         return self._answer(document)
 
     @extend_schema(
@@ -249,10 +243,9 @@ class DocumentViewSet(TenantViewSet):
         """E-mail a new link to each signer whose turn it is; their previous link stops working."""
         document = self.get_object()
         self._require_manager(document)
-        with service_refusals():
-            document = services.resend_signature_requests(
-                document, user=request.user, requester=Requester.of(request)
-            )
+        document = services.resend_signature_requests(
+            document, user=request.user, requester=Requester.of(request)
+        )
         return self._answer(document)
 
     @extend_schema(responses={200: DocumentSignatureSerializer(many=True)})

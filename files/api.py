@@ -24,7 +24,6 @@ from tenancy.api import (
     TenantRelatedField,
     TenantSerializer,
     TenantViewSet,
-    service_refusals,
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
@@ -187,21 +186,19 @@ class FolderSerializer(TenantModelSerializer):
         extra_kwargs = {"parent": {"help_text": "The folder this one is in; null for the top level."}}
 
     def create(self, validated_data):
-        with service_refusals():
-            return services.save_folder(
-                Folder(),
-                name=validated_data["name"],
-                parent=validated_data.get("parent"),
-                user=validated_data.get("user"),
-            )
+        return services.save_folder(
+            Folder(),
+            name=validated_data["name"],
+            parent=validated_data.get("parent"),
+            user=validated_data.get("user"),
+        )
 
     def update(self, instance, validated_data):
-        with service_refusals():
-            return services.save_folder(
-                instance,
-                name=validated_data.get("name", instance.name),
-                parent=validated_data.get("parent", instance.parent),
-            )
+        return services.save_folder(
+            instance,
+            name=validated_data.get("name", instance.name),
+            parent=validated_data.get("parent", instance.parent),
+        )
 
 
 class FolderNodeSerializer(TenantSerializer):

@@ -15,7 +15,6 @@ from tenancy.api import (
     TenantModelSerializer,
     TenantSerializer,
     TenantViewSet,
-    service_refusals,
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_scope
@@ -111,12 +110,10 @@ class QuoteSerializer(TenantModelSerializer):
         extra_kwargs = {"valid_until": {"help_text": "Last valid day; defaults to 30 days from today."}}
 
     def create(self, validated_data):
-        with service_refusals():
-            return services.create_quote(**validated_data)
+        return services.create_quote(**validated_data)
 
     def update(self, instance, validated_data):
-        with service_refusals():
-            return services.update_quote(instance, **validated_data)
+        return services.update_quote(instance, **validated_data)
 
 
 class SignerSerializer(TenantSerializer):
@@ -205,24 +202,21 @@ class QuoteViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         """Mark a draft quote sent to the customer (it needs lines and a validity date ahead)."""
-        with service_refusals():
-            quote = services.send_quote(self.get_object())
+        quote = services.send_quote(self.get_object())
         return self._quote_response(quote)
 
     @extend_schema(request=None, responses=ACTION_RESPONSES)
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Record the customer's acceptance of a sent quote; its deal is marked won."""
-        with service_refusals():
-            quote = services.accept_quote(self.get_object())
+        quote = services.accept_quote(self.get_object())
         return self._quote_response(quote)
 
     @extend_schema(request=None, responses=ACTION_RESPONSES)
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
         """Record that the customer declined a sent quote."""
-        with service_refusals():
-            quote = services.decline_quote(self.get_object())
+        quote = services.decline_quote(self.get_object())
         return self._quote_response(quote)
 
     @extend_schema(request=SendForSignatureSerializer, responses=ACTION_RESPONSES)
@@ -232,8 +226,7 @@ class QuoteViewSet(TenantViewSet):
         quote = self.get_object()
         body = SendForSignatureSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with service_refusals():
-            quote = services.send_for_signature(quote, user=request.user, **body.validated_data)
+        quote = services.send_for_signature(quote, user=request.user, **body.validated_data)
         return self._quote_response(quote)
 
     @extend_schema(

@@ -96,6 +96,17 @@ def refuse_repeated_query_parameters(request, multi_valued) -> None:
         raise ValidationError({"detail": f"Give each of these query parameters once: {', '.join(repeated)}."})
 
 
+def multi_valued_parameters(filterset_class) -> set[str]:
+    """Filters that take a value more than once (`?stage=won&stage=lost`)."""
+    if filterset_class is None:
+        return set()
+    return {
+        name
+        for name, declared in filterset_class.base_filters.items()
+        if issubclass(declared.field_class, forms.MultipleChoiceField)
+    }
+
+
 class StrictDjangoFilterBackend(DjangoFilterBackend):
     """django-filter's backend that answers 400 naming any query parameter a list does not understand.
 
@@ -105,8 +116,9 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) == "list":
-            refuse_unknown_query_parameters(request, self.known_query_parameters(queryset, view))
-            refuse_repeated_query_parameters(request, self.multi_valued_parameters(queryset, view))
+            filterset_class = self.get_filterset_class(view, queryset)
+            refuse_unknown_query_parameters(request, self.known_query_parameters(filterset_class, view))
+            refuse_repeated_query_parameters(request, multi_valued_parameters(filterset_class))
         return super().filter_queryset(request, queryset, view)
 
     def get_filterset_kwargs(self, request, queryset, view):
@@ -114,20 +126,9 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         kwargs["data"] = without_empty_values(kwargs["data"])
         return kwargs
 
-    def multi_valued_parameters(self, queryset, view) -> set[str]:
-        """Filters that take a value more than once (`?stage=won&stage=lost`)."""
-        filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is None:
-            return set()
-        return {
-            name
-            for name, declared in filterset_class.base_filters.items()
-            if issubclass(declared.field_class, forms.MultipleChoiceField)
-        }
-
-    def known_query_parameters(self, queryset, view) -> set[str]:
+    @staticmethod
+    def known_query_parameters(filterset_class, view) -> set[str]:
         known = set(getattr(view, "extra_query_parameters", ()))
-        filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is not None:
             for name, declared in filterset_class.base_filters.items():
                 known.add(name)
@@ -145,7 +146,7 @@ class StrictOrderingFilter(OrderingFilter):
         if invalid:
             names = ", ".join(sorted(valid))
             raise ValidationError({"ordering": [f"Cannot sort by {', '.join(invalid)}; sort by: {names}."]})
-        return super().remove_invalid_fields(queryset, fields, view, request)
+        return fields  # all valid: DRF's own pass would only look the valid fields up again
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -25,10 +25,3 @@ class StandardPagination(PageNumberPagination):
         if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
             raise ValidationError({self.page_query_param: ["A page is a whole number from 1."]})
         return super().get_page_number(request, paginator)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            # Pages count from 1 (a page past the end is a 404); a page size is at least 1.
-            parameter["schema"]["minimum"] = 1
-        return parameters

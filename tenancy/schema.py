@@ -124,7 +124,7 @@ def _walk_strings(schema: dict) -> None:
 
 
 def document_error_responses(result, generator, request, public):
-    """Postprocessing hook: describe the error answers each operation really gives, with their body."""
+    """Postprocessing hook: each operation's error answers, and the input rules of lists and bodies."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
     for name in request_component_names(result):
         _walk_strings(result["components"]["schemas"][name])

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from crm.urls import router
 from messaging.models import EmailTemplate, PhoneNumber
+from tenancy.api.strict import is_canonical_uuid
 from tenancy.auth import issue_tokens
 from tenancy.models import User
 
@@ -187,17 +188,10 @@ def _replace_relation_ids(value, names, own, key=None):
     if isinstance(value, list):
         return [_replace_relation_ids(item, names, own, key) for item in value]
     model = names.get(key)
-    if model is not None and own.get(model) and isinstance(value, str) and _is_canonical_uuid(value):
+    if model is not None and own.get(model) and isinstance(value, str) and is_canonical_uuid(value):
         ids = own[model]
         return ids[int(value.replace("-", ""), 16) % len(ids)]
     return value
-
-
-def _is_canonical_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 # Rules the schema cannot state (relative to now, or across two parameters), each refused with a 400

@@ -18,7 +18,6 @@ from tenancy.api import (
     TenantRelatedField,
     TenantSerializer,
     TenantViewSet,
-    service_refusals,
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
@@ -58,12 +57,10 @@ class EmailTemplateSerializer(TenantModelSerializer):
         )
 
     def create(self, validated_data):
-        with service_refusals():
-            return email_service.save_template(EmailTemplate(), **validated_data)
+        return email_service.save_template(EmailTemplate(), **validated_data)
 
     def update(self, instance, validated_data):
-        with service_refusals():
-            return email_service.save_template(instance, **validated_data)
+        return email_service.save_template(instance, **validated_data)
 
 
 class MergeFieldSerializer(TenantSerializer):
@@ -95,8 +92,7 @@ class EmailTemplateViewSet(TenantViewSet):
     ordering = ["name"]
 
     def perform_destroy(self, instance):
-        with service_refusals():
-            email_service.delete_template(instance)
+        email_service.delete_template(instance)
 
     @extend_schema(
         request=TemplatePreviewRequestSerializer,
@@ -259,8 +255,7 @@ class EmailViewSet(TenantViewSet):
         """Record the e-mail as queued and send it in the background."""
         compose = self.get_serializer(data=request.data)
         compose.is_valid(raise_exception=True)
-        with service_refusals():
-            email = email_service.compose_email(sender=request.user, **compose.validated_data)
+        email = email_service.compose_email(sender=request.user, **compose.validated_data)
         return Response(
             EmailSerializer(email, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
         )
@@ -364,12 +359,10 @@ class EmailCampaignSerializer(TenantModelSerializer):
             raise serializers.ValidationError(error.messages) from error
 
     def create(self, validated_data):
-        with service_refusals():
-            return email_service.save_campaign(EmailCampaign(), **validated_data)
+        return email_service.save_campaign(EmailCampaign(), **validated_data)
 
     def update(self, instance, validated_data):
-        with service_refusals():
-            return email_service.save_campaign(instance, **validated_data)
+        return email_service.save_campaign(instance, **validated_data)
 
 
 class CampaignScheduleSerializer(TenantSerializer):
@@ -422,8 +415,7 @@ class EmailCampaignViewSet(TenantViewSet):
         return email_service.with_counts(queryset)
 
     def perform_destroy(self, instance):
-        with service_refusals():
-            email_service.delete_campaign(instance)
+        email_service.delete_campaign(instance)
 
     def _campaign_response(self):
         """The campaign as it is now, with counts read afresh."""
@@ -433,8 +425,7 @@ class EmailCampaignViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         """Start sending now to every contact the filter selects."""
-        with service_refusals():
-            email_service.send_campaign_now(self.get_object())
+        email_service.send_campaign_now(self.get_object())
         return self._campaign_response()
 
     @extend_schema(request=CampaignScheduleSerializer, responses=CAMPAIGN_ACTION_RESPONSES)
@@ -444,16 +435,14 @@ class EmailCampaignViewSet(TenantViewSet):
         campaign = self.get_object()
         body = CampaignScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with service_refusals():
-            email_service.schedule_campaign(campaign, **body.validated_data)
+        email_service.schedule_campaign(campaign, **body.validated_data)
         return self._campaign_response()
 
     @extend_schema(request=None, responses=CAMPAIGN_ACTION_RESPONSES)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop a campaign before it is sent; e-mails already sent stay sent."""
-        with service_refusals():
-            email_service.cancel_campaign(self.get_object())
+        email_service.cancel_campaign(self.get_object())
         return self._campaign_response()
 
     @extend_schema(
@@ -490,8 +479,7 @@ class EmailCampaignViewSet(TenantViewSet):
     def preview_recipients(self, request, pk=None):
         """How many addresses the campaign's filter reaches now, and who they are, a page at a time."""
         campaign = self.get_object()
-        with service_refusals():
-            page = self.paginate_queryset(email_service.recipient_contacts(campaign.recipient_filter))
+        page = self.paginate_queryset(email_service.recipient_contacts(campaign.recipient_filter))
         rows = [
             {"contact": contact.pk, "full_name": contact.full_name, "email": contact.address}
             for contact in page

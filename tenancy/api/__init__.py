@@ -10,7 +10,6 @@ from .base import (
     TenantViewSet,
     as_api_error,
     exception_handler,
-    service_refusals,
 )
 from .strict import StrictJsonTypesMixin, TenantSerializer
 
@@ -26,5 +25,4 @@ __all__ = [
     "TenantViewSet",
     "as_api_error",
     "exception_handler",
-    "service_refusals",
 ]

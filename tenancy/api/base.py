@@ -2,8 +2,6 @@
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -38,21 +36,16 @@ class Conflict(APIException):
 
 
 def as_api_error(error: DjangoValidationError) -> APIException:
-    """A service's refusal as a 4xx: 409 for a state conflict, else 400 per field or one `detail`."""
+    """A service's refusal as a 4xx: 409 for a state conflict, else 400 per field or one `detail`.
+
+    The exception handler applies it to every ValidationError a view lets through, so views call
+    services without wrapping them.
+    """
     if isinstance(error, StateConflict):
         return Conflict(" ".join(error.messages))
     if hasattr(error, "error_dict"):
         return ValidationError(error.message_dict)
     return BadRequest(" ".join(error.messages))
-
-
-@contextmanager
-def service_refusals() -> Iterator[None]:
-    """Inside a view: a rule a service refuses becomes a 4xx answer (see as_api_error)."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        raise as_api_error(error) from error
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField):

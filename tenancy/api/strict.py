@@ -70,11 +70,7 @@ def json_type_error(field: serializers.Field, value) -> str | None:
             return "Must be one of the listed values, as a string."
         return None
     if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
-        return (
-            None
-            if is_canonical_uuid(value)
-            else "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
-        )
+        return None if is_canonical_uuid(value) else UUID_MESSAGE
     if isinstance(field, serializers.DecimalField):
         if not isinstance(value, str):
             return "Must be a string."
@@ -146,29 +142,12 @@ class StrictJsonTypesMixin:
     """Refuses, per field, a JSON value whose type is not the one the schema gives the field."""
 
     def to_internal_value(self, data):
-        if isinstance(data, QueryDict):
-            # Multipart parts are all text; ids among them still have to be ids (omit one for none).
+        if isinstance(data, dict):
             errors = {}
             for field in self.fields.values():
                 if field.read_only or field.field_name not in data:
                     continue
-                value = data.get(field.field_name)
-                if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
-                    error = None if is_canonical_uuid(value) else UUID_MESSAGE
-                elif isinstance(field, serializers.CharField) and isinstance(value, str):
-                    error = _too_long(field, value)
-                else:
-                    error = None
-                if error is not None:
-                    errors[field.field_name] = [error]
-            if errors:
-                raise ValidationError(errors)
-        elif isinstance(data, dict):
-            errors = {}
-            for field in self.fields.values():
-                if field.read_only or field.field_name not in data:
-                    continue
-                error = json_type_error(field, data[field.field_name])
+                error = _type_error(field, data, isinstance(data, QueryDict))
                 if error is not None:
                     errors[field.field_name] = [error]
             if errors:
@@ -180,6 +159,18 @@ class StrictJsonTypesMixin:
                         errors = {**others.detail, **errors}
                 raise ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def _type_error(field: serializers.Field, data, multipart: bool) -> str | None:
+    """The type error of one field's value; multipart parts are all text, so only ids and lengths count."""
+    if not multipart:
+        return json_type_error(field, data[field.field_name])
+    value = data.get(field.field_name)
+    if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
+        return None if is_canonical_uuid(value) else UUID_MESSAGE  # omit the part for "none"
+    if isinstance(field, serializers.CharField) and isinstance(value, str):
+        return _too_long(field, value)
+    return None
 
 
 class TenantSerializer(StrictJsonTypesMixin, serializers.Serializer):
