@@ -174,7 +174,10 @@ def may_manage(user, document: Document) -> bool:
 
 
 def clean_signers(signers) -> list[dict]:
-    """Signers as [{"name", "email"}], in signing order; a ValidationError naming what is wrong."""
+    """Signers as [{"name", "email"}] in signing order, each once; a ValidationError naming what is wrong.
+
+    A person listed again (same address, any case) keeps their first place: one signature each.
+    """
     if not isinstance(signers, list | tuple) or not signers:
         raise ValidationError({"signers": ["Give at least one signer with a name and an e-mail address."]})
     if len(signers) > MAX_SIGNERS:
@@ -194,7 +197,7 @@ def clean_signers(signers) -> list[dict]:
                 {"signers": [f"Signer {position} needs a valid e-mail address, not {email!r}."]}
             ) from None
         if email.lower() in seen:
-            raise ValidationError({"signers": [f"{email} is listed twice; each signer signs once."]})
+            continue
         seen.add(email.lower())
         cleaned.append({"name": name, "email": email})
     return cleaned

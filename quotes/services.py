@@ -398,7 +398,7 @@ def send_for_signature(
         )
     _check_sendable(quote)
     # Signers are checked before anything is stored, so a refusal leaves no file behind.
-    signers = documents_services.clean_signers(_each_signer_once(signers or default_signers(quote)))
+    signers = documents_services.clean_signers(signers or default_signers(quote))
     if quote.status == Quote.Status.DRAFT:
         # The PDF the customer signs says what they sign: a sent quote, dated today.
         quote.status, quote.sent_at = Quote.Status.SENT, timezone.now()
@@ -412,17 +412,6 @@ def send_for_signature(
     )
     quote.save(update_fields=["document", "status", "sent_at", "updated_at"])
     return quote
-
-
-def _each_signer_once(signers) -> list[dict]:
-    """The signers in order, a person listed again (same address, any case) kept at their first place."""
-    seen, kept = set(), []
-    for signer in signers:
-        address = str(signer.get("email") or "").strip().lower()
-        if address not in seen:
-            seen.add(address)
-            kept.append(dict(signer))
-    return kept
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
-from .api.strict import decimal_pattern
+from .api.strict import OneLineTextField, decimal_pattern
 
 
 class TenantJWTScheme(SimpleJWTScheme):
@@ -22,6 +22,19 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
         schema = {"type": "string", "format": "decimal", "pattern": decimal_pattern(field)}
         if field.allow_null:
             schema["nullable"] = True
+        return schema
+
+
+class OneLineTextFieldExtension(OpenApiSerializerFieldExtension):
+    """A one-line text with the pattern that says so (no line break once trimmed)."""
+
+    target_class = OneLineTextField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = self.target.pattern
         return schema
 
 

@@ -195,13 +195,25 @@ def test_send_without_signers_asks_the_documents_contact(
     assert [message.to for message in mail.outbox] == [[contact.email]]
 
 
+def test_a_signer_listed_twice_signs_once(client_a, draft_a, company_a, django_capture_on_commit_callbacks):
+    """The same address again (any case) keeps its first place: one signature per person, not a 400."""
+    again = {"name": "Ada L.", "email": SIGNERS[0]["email"].upper()}
+
+    response = send(client_a, draft_a, django_capture_on_commit_callbacks, signers=[*SIGNERS, again])
+
+    assert response.status_code == 200, response.content
+    assert [(s.order, s.signer_name, s.signer_email) for s in signatures_of(draft_a, company_a)] == [
+        (1, SIGNERS[0]["name"], SIGNERS[0]["email"]),
+        (2, SIGNERS[1]["name"], SIGNERS[1]["email"]),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"signers": []}, "signers"),
         ({"signers": [{"name": "Ada", "email": "not-an-address"}]}, "signers"),
         ({"signers": [{"name": "", "email": "ada@customer.example"}]}, "signers"),
-        ({"signers": [SIGNERS[0], SIGNERS[0]]}, "signers"),
         ({"signers": SIGNERS, "expires_in_days": 0}, "expires_in_days"),
         ({"signers": SIGNERS, "expires_in_days": 366}, "expires_in_days"),
     ],

@@ -1,5 +1,6 @@
 """E-mail templates over REST: merge fields from an allow-list, safe rendering, preview, isolation."""
 
+import jsonschema
 import pytest
 from django.conf import settings as django_settings
 
@@ -102,6 +103,32 @@ def test_a_deleted_templates_name_can_be_used_again(client_a, company_a):
     response = client_a.post(TEMPLATES, {"name": "Welcome", "subject": "Hi", "body_text": "B"}, format="json")
 
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    ("subject", "accepted"),
+    [
+        ("Hi", True),
+        ("  Hi there \n", True),
+        ("Hi\nBcc: all@x.example", False),
+        ("Hi\rthere", False),
+        ("   ", False),
+    ],
+)
+def test_a_subject_is_one_line_as_the_schema_states(client_a, company_a, subject, accepted):
+    """The published schema and the server agree: a subject with a line break inside is a 400."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    payload = {"name": "Welcome", "subject": subject, "body_text": "B"}
+    assert jsonschema.Draft7Validator(schema["EmailTemplateRequest"]).is_valid(payload) is accepted
+    template = EmailTemplateFactory(company=company_a, subject="Before")
+
+    created = client_a.post(TEMPLATES, payload, format="json")
+    changed = client_a.patch(f"{TEMPLATES}/{template.id}", {"subject": subject}, format="json")
+
+    assert (created.status_code, changed.status_code) == ((201, 200) if accepted else (400, 400))
+    if not accepted:
+        assert template_count(company_a) == 1
+        assert stored(template.id).subject == "Before"
 
 
 @pytest.mark.parametrize(

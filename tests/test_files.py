@@ -271,7 +271,7 @@ def test_the_service_refuses_content_over_the_limit_without_a_declared_size(
         ("../../etc/passwd", "passwd"),
         ("..\\..\\win.ini", "win.ini"),
         ("/var/www/report.pdf", "report.pdf"),
-        ("in\x00voice\r\n.pdf", "invoice.pdf"),
+        ("in\x01voice\r\n.pdf", "invoice.pdf"),
         ("evil\u202egpj.exe", "evilgpj.exe"),
         ("..", "file"),
         ('quo"te<>|*?.txt', "quo_te_.txt"),
@@ -341,6 +341,21 @@ def test_a_name_field_over_255_characters_is_a_400(client_a, company_a):
     assert response.status_code == 400, response.content
     assert "255" in response.json()["name"][0]
     assert file_count(company_a) == 0
+
+
+def test_a_name_with_a_nul_character_is_a_400_on_upload_and_rename(client_a, company_a):
+    """NUL is refused as sent (the schema says so), not silently dropped by the sanitizer."""
+    response = upload(client_a, b"content", "x.txt", name="in\x00voice.pdf")
+
+    assert response.status_code == 400, response.content
+    assert "Null characters" in response.json()["name"][0]
+    assert file_count(company_a) == 0
+
+    file = FileFactory(company=company_a, name="draft.txt")
+    renamed = client_a.patch(f"{FILES}/{file.pk}", {"name": "fi\x00nal.txt"}, format="json")
+
+    assert renamed.status_code == 400, renamed.content
+    assert stored(file.pk).name == "draft.txt"
 
 
 # Rename, move, delete

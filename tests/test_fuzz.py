@@ -9,6 +9,7 @@ max_response_time is the one check left off: timings belong in bench/, not in te
 
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from crm.urls import router
 from messaging.models import EmailTemplate, PhoneNumber
 from tenancy.api.strict import is_canonical_uuid
 from tenancy.auth import issue_tokens
+from tenancy.context import company_context
 from tenancy.models import User
 
 from .factories import (
@@ -135,6 +137,8 @@ def own_rows(company, seeded_targets: dict) -> dict:
         if model is not None and ids:
             rows[model] = ids
     rows[User] = [str(pk) for pk in User.objects.filter(company=company).values_list("pk", flat=True)]
+    with company_context(company):
+        rows[NUMBERS] = list(PhoneNumber.objects.order_by("number").values_list("number", flat=True))
     return rows
 
 
@@ -162,13 +166,17 @@ RELATIONS = relation_models()
 # Body properties that name a row by id without being a foreign key: the sending number of a text or call,
 # and the e-mail template and user a workflow action names.
 NAMED_BY_ID = {"from_number": PhoneNumber, "template_id": EmailTemplate, "recipient": User}
+# A company number may be named by the number itself (E.164) as well: own_rows[NUMBERS] lists them.
+NUMBERS = "phone numbers"
+E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 
 def substitute_own_rows(context, body):
     """A uuid in a body property that names a relation becomes a row of the caller's company.
 
     The schema types a relation as any uuid, but only the company's own rows exist for it (another
-    company's are refused with a 400 by design); a generated uuid would almost never name a row.
+    company's are refused with a 400 by design); a generated uuid would almost never name a row. A
+    company number given as E.164 becomes one of the company's numbers the same way.
     Values that are not uuids are left as generated, so invalid bodies stay invalid.
     """
     own = CURRENT.get("own_rows")
@@ -188,9 +196,13 @@ def _replace_relation_ids(value, names, own, key=None):
     if isinstance(value, list):
         return [_replace_relation_ids(item, names, own, key) for item in value]
     model = names.get(key)
-    if model is not None and own.get(model) and isinstance(value, str) and is_canonical_uuid(value):
+    if model is None or not isinstance(value, str):
+        return value
+    if own.get(model) and is_canonical_uuid(value):
         ids = own[model]
         return ids[int(value.replace("-", ""), 16) % len(ids)]
+    if model is PhoneNumber and own.get(NUMBERS) and E164.fullmatch(value):
+        return own[NUMBERS][int(value[1:]) % len(own[NUMBERS])]
     return value
 
 

@@ -186,6 +186,22 @@ def test_sender_number_of_another_company_or_without_sms_is_refused(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("given", ["Front desk", "2025550909", "+0123", "12345678-1234-1234-1234-12345678"])
+def test_sender_number_neither_an_id_nor_e164_is_a_400_on_the_field(
+    given, company_a, client_a, twilio_a, number_a, contact_a, twilio_fake
+):
+    """from_number is an id or an E.164 number, as the schema's pattern says; anything else names the field."""
+    response = client_a.post(
+        MESSAGES, {"contact": str(contact_a.id), "body": "Hi", "from_number": given}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "E.164" in response.json()["from_number"][0]
+    assert stored(company_a) == []
+    assert twilio_fake.requests == []
+
+
+@pytest.mark.django_db
 def test_send_without_twilio_settings_is_refused_and_nothing_queued(
     client_a, company_a, number_a, contact_a, twilio_fake, django_capture_on_commit_callbacks
 ):

@@ -2,6 +2,7 @@
 
 from io import StringIO
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 
@@ -324,6 +325,111 @@ def test_the_openapi_schema_publishes_the_condition_and_action_schemas(client_a)
         "webhook",
         "wait",
     ]
+
+
+@pytest.mark.parametrize(
+    ("record_type", "params", "accepted"),
+    [
+        ("deal", {"title": "T", "recipient": "record_owner"}, True),
+        ("", {"title": "T", "recipient": "owner"}, True),
+        ("", {"title": "T", "recipient": "record_owner"}, False),
+        ("deal", {"title": "T", "recipient": "the boss"}, False),
+        ("deal", {"title": "T", "recipient": "OWNER"}, False),
+    ],
+)
+def test_the_schema_and_the_server_agree_on_a_notification_recipient(
+    client_a, company_a, record_type, params, accepted
+):
+    """`recipient` is owner, record_owner (with a record type) or a user id, as the published schema says."""
+    body = workflow_body(
+        trigger="manual",
+        record_type=record_type,
+        conditions=[],
+        actions=[{"type": "create_notification", "params": params}],
+    )
+    assert schema_accepts(client_a, body) is accepted
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == (201 if accepted else 400), response.content
+    assert count(Workflow, company_a) == (1 if accepted else 0)
+
+
+@pytest.mark.parametrize(
+    ("record_type", "to", "accepted"),
+    [
+        ("contact", "contact", True),
+        ("contact", "ops@a.example", True),
+        ("", "ops@a.example", True),
+        ("", "contact", False),
+        ("contact", "the contact", False),
+    ],
+)
+def test_the_schema_and_the_server_agree_on_an_email_recipient(
+    client_a, company_a, record_type, to, accepted
+):
+    """`to` is `contact` (with a record type) or an e-mail address, as the published schema says."""
+    template = EmailTemplateFactory(company=company_a)
+    action = {"type": "send_email", "params": {"template_id": str(template.id), "to": to}}
+    body = workflow_body(trigger="manual", record_type=record_type, conditions=[], actions=[action])
+    assert schema_accepts(client_a, body) is accepted
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == (201 if accepted else 400), response.content
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"trigger": "schedule", "schedule_interval_seconds": 3600},
+        {
+            "trigger": "schedule",
+            "record_type": "",
+            "schedule_interval_seconds": 3600,
+            "schedule_cron": "0 9 * * *",
+        },
+        {"trigger": "record_created", "record_type": ""},
+        {"trigger": "manual", "record_type": "", "conditions": []},
+    ],
+    ids=[
+        "schedule-on-a-deal",
+        "interval-and-cron",
+        "record-trigger-without-type",
+        "deal-action-without-type",
+    ],
+)
+def test_the_schema_refuses_the_trigger_mixes_the_server_refuses(client_a, company_a, overrides):
+    """Each trigger variant of the schema takes only its own triggers, record type and schedule."""
+    body = workflow_body(
+        actions=[{"type": "update_field", "params": {"field": "stage", "value": "won"}}], **overrides
+    )
+    body["conditions"] = overrides.get("conditions", [])
+    assert not schema_accepts(client_a, body)
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert count(Workflow, company_a) == 0
+
+
+def schema_accepts(client, body) -> bool:
+    """Whether the published WorkflowRequest schema accepts a body (with OpenAPI's `nullable`)."""
+    components = with_nullable(client.get("/api/schema/", {"format": "json"}).json()["components"])
+    root = {**components["schemas"]["WorkflowRequest"], "components": components}  # where $refs point
+    return jsonschema.Draft7Validator(root, format_checker=jsonschema.FormatChecker()).is_valid(body)
+
+
+def with_nullable(schema):
+    """OpenAPI 3.0's `nullable: true` as JSON Schema's type list."""
+    if isinstance(schema, list):
+        return [with_nullable(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: with_nullable(value) for key, value in schema.items() if key != "nullable"}
+    if schema.get("nullable") and "type" in schema:
+        converted["type"] = [schema["type"], "null"]
+    return converted
 
 
 # Dry run

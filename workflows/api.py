@@ -168,8 +168,9 @@ class WorkflowRequestSchema(OpenApiSerializerExtension):
         events = any(trigger in Workflow.RECORD_TRIGGERS for trigger in triggers)
         properties = {
             **schema["properties"],
-            "trigger": {"type": "string", "enum": triggers},
-            # Patterns rather than one-value enums, which drf-spectacular would lift into named components.
+            # Patterns rather than enums, which drf-spectacular would lift into the one named component
+            # of all the field's values, and so let every variant take every trigger.
+            "trigger": {"type": "string", "pattern": f"^({'|'.join(triggers)})$"},
             "record_type": {"type": "string", "pattern": f"^{record_type_name or ''}$"},
             "conditions": conditions_schema(record_type, events=events),
             "actions": actions_schema(record_type),

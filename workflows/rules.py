@@ -48,6 +48,9 @@ DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 
 _ANY_VALUE = {"description": "A string, number, boolean or null; a list for `in`."}
 
+ACTION_TO_DESCRIPTION = "`contact` (the record's contact, the default) or an e-mail address."
+RECIPIENT_DESCRIPTION = "`owner` (the workflow's owner, default), `record_owner`, or a user id."
+
 CONDITIONS_SCHEMA = {
     "type": "array",
     "maxItems": MAX_CONDITIONS,
@@ -102,10 +105,7 @@ ACTIONS_SCHEMA = {
                 "send_email",
                 {
                     "template_id": {"type": "string", "format": "uuid"},
-                    "to": {
-                        "type": "string",
-                        "description": "`contact` (the record's contact, the default) or an e-mail address.",
-                    },
+                    "to": {"type": "string", "description": ACTION_TO_DESCRIPTION},
                 },
                 ["template_id"],
                 "E-mail from a template, sent as the workflow's owner.",
@@ -125,10 +125,7 @@ ACTIONS_SCHEMA = {
             _action_schema(
                 "create_notification",
                 {
-                    "recipient": {
-                        "type": "string",
-                        "description": "`owner` (the workflow's owner, default), `record_owner`, a user id.",
-                    },
+                    "recipient": {"type": "string", "description": RECIPIENT_DESCRIPTION},
                     "title": {"type": "string", "maxLength": 200},
                     "body": {"type": "string"},
                 },
@@ -719,7 +716,7 @@ def conditions_schema(record_type: RecordType | None, *, events: bool) -> dict:
         shapes = []
         for (kind, choices), names in by_kind.items():
             shapes += _conditions_on({"type": "string", "enum": names}, kind, list(choices), events=events)
-    return {**CONDITIONS_SCHEMA, "items": {"oneOf": shapes}}
+    return {**_without_example(CONDITIONS_SCHEMA), "items": {"oneOf": shapes}}
 
 
 def actions_schema(record_type: RecordType | None) -> dict:
@@ -729,15 +726,37 @@ def actions_schema(record_type: RecordType | None) -> dict:
         action_type = shape["properties"]["type"]["enum"][0]
         if action_type in RECORD_ACTIONS and record_type is None:
             continue
-        if action_type == "update_field":
+        narrowed = _params_for(action_type, record_type)
+        if narrowed:
             params = shape["properties"]["params"]
-            field = {"type": "string", "enum": list(record_type.updatable_fields)}
             shape = {
                 **shape,
                 "properties": {
                     **shape["properties"],
-                    "params": {**params, "properties": {**params["properties"], "field": field}},
+                    "params": {**params, "properties": {**params["properties"], **narrowed}},
                 },
             }
         shapes.append(shape)
-    return {**ACTIONS_SCHEMA, "items": {"oneOf": shapes}}
+    return {**_without_example(ACTIONS_SCHEMA), "items": {"oneOf": shapes}}
+
+
+def _without_example(schema: dict) -> dict:
+    """The general schema's example names deal fields and record actions: not one for every variant."""
+    return {key: value for key, value in schema.items() if key != "example"}
+
+
+def _params_for(action_type: str, record_type: RecordType | None) -> dict:
+    """Parameters whose values depend on the record type: a record's contact, owner and fields."""
+    # Patterns rather than enums, which drf-spectacular would lift into named components.
+    if action_type == "update_field":
+        return {"field": {"type": "string", "enum": list(record_type.updatable_fields)}}
+    if action_type == "send_email":
+        address = {"type": "string", "format": "email"}
+        to = {"anyOf": [{"type": "string", "pattern": "^contact$"}, address]} if record_type else address
+        return {"to": {**to, "description": ACTION_TO_DESCRIPTION}}
+    if action_type == "create_notification":
+        named = "^(owner|record_owner)$" if record_type else "^owner$"
+        user = {"type": "string", "format": "uuid"}
+        recipient = {"anyOf": [{"type": "string", "pattern": named}, user]}
+        return {"recipient": {**recipient, "description": RECIPIENT_DESCRIPTION}}
+    return {}

@@ -12,8 +12,10 @@ from rest_framework.response import Response
 
 from crm.models import Contact, Deal
 from tenancy.api import (
+    NON_BLANK_ONE_LINE_PATTERN,
     BadRequest,
     Conflict,
+    OneLineTextField,
     TenantModelSerializer,
     TenantRelatedField,
     TenantSerializer,
@@ -28,11 +30,6 @@ from ..services import email as email_service
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 
 
-def no_line_breaks(value: str) -> None:
-    if "\n" in value or "\r" in value:
-        raise serializers.ValidationError("A subject is one line.")
-
-
 # Templates
 
 
@@ -40,7 +37,7 @@ class EmailTemplateSerializer(TenantModelSerializer):
     """A reusable e-mail whose merge fields such as {{ contact.first_name }} are filled in when sent."""
 
     merge_fields = serializers.SerializerMethodField(help_text="Merge fields the template uses.")
-    subject = serializers.CharField(max_length=300, validators=[no_line_breaks])
+    subject = OneLineTextField(max_length=300)
 
     class Meta:
         model = EmailTemplate
@@ -168,16 +165,9 @@ class EmailComposeSerializer(TenantSerializer):
         allow_null=True,
         help_text="Rendered for the contact, deal and you for each part not given.",
     )
-    subject = serializers.CharField(
-        required=False, allow_blank=True, max_length=300, validators=[no_line_breaks]
-    )
+    subject = OneLineTextField(required=False, allow_blank=True, max_length=300)
     body_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     body_html = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-
-
-# A subject as DRF reads it: trimmed, then one line; blank (a template's subject) or with some text.
-ONE_LINE_SUBJECT_PATTERN = r"^\s*([^\s\x00]([^\x00\n\r]*[^\s\x00])?)?\s*$"
-TYPED_SUBJECT_PATTERN = r"^\s*[^\s\x00]([^\x00\n\r]*[^\s\x00])?\s*$"
 
 
 class EmailComposeRequestSchema(OpenApiSerializerExtension):
@@ -189,7 +179,6 @@ class EmailComposeRequestSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         if direction != "request":
             return schema
-        schema["properties"]["subject"]["pattern"] = ONE_LINE_SUBJECT_PATTERN
         recipient = [
             {"required": ["to_email"], "properties": {"to_email": {"type": "string", "format": "email"}}},
             {"required": ["contact"], "properties": {"contact": {"type": "string", "format": "uuid"}}},
@@ -200,7 +189,7 @@ class EmailComposeRequestSchema(OpenApiSerializerExtension):
             {
                 "required": ["subject", "body_text"],
                 "properties": {
-                    "subject": {"type": "string", "pattern": TYPED_SUBJECT_PATTERN},
+                    "subject": {"type": "string", "pattern": NON_BLANK_ONE_LINE_PATTERN},
                     # Not trimmed: any text but NUL counts as a body, a space included.
                     "body_text": {"type": "string", "pattern": r"^[^\x00]+$"},
                 },

@@ -4,6 +4,7 @@ import uuid
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -33,6 +34,11 @@ from ..models import Direction, SmsMessage
 from ..services import sms
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
+# A company number named by its id or by the number itself (E.164); the schema states the same pattern.
+phone_number_reference = RegexValidator(
+    r"^(\+[1-9]\d{1,14}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+    "Name a company number by its id or in E.164 form, e.g. +14155550100.",
+)
 
 
 class SmsMessageSerializer(TenantModelSerializer):
@@ -94,7 +100,8 @@ class SmsSendSerializer(SmsMessageSerializer):
     from_number = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=40,
+        max_length=36,
+        validators=[phone_number_reference],
         help_text=(
             "Send from this SMS-enabled company number (its id or the number). Default: the sender's "
             "own number, else the company's first SMS-enabled number."

@@ -11,12 +11,14 @@ from .base import (
     as_api_error,
     exception_handler,
 )
-from .strict import StrictJsonTypesMixin, TenantSerializer
+from .strict import NON_BLANK_ONE_LINE_PATTERN, OneLineTextField, StrictJsonTypesMixin, TenantSerializer
 
 __all__ = [
+    "NON_BLANK_ONE_LINE_PATTERN",
     "BadRequest",
     "Conflict",
     "CurrentUserOnCreate",
+    "OneLineTextField",
     "SingleCompanyWritesMixin",
     "StrictJsonTypesMixin",
     "TenantModelSerializer",

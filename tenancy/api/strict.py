@@ -79,7 +79,7 @@ def json_type_error(field: serializers.Field, value) -> str | None:
     if isinstance(field, TEXT_FIELDS):
         if not isinstance(value, str):
             return "Must be a string."
-        return _too_long(field, value)
+        return _text_error(field, value)
     if isinstance(field, serializers.JSONField):
         # PostgreSQL's jsonb cannot hold NUL, in a key or a value: refused here rather than a 500.
         return "Text in this JSON may not contain NUL characters." if _holds_nul(value) else None
@@ -96,8 +96,10 @@ def json_type_error(field: serializers.Field, value) -> str | None:
     return None
 
 
-def _too_long(field, value: str) -> str | None:
-    """The schema's maxLength on the text as sent (a field may shorten it while cleaning it)."""
+def _text_error(field, value: str) -> str | None:
+    """The schema's NUL refusal and maxLength, on the text as sent (a field may clean it into another)."""
+    if "\x00" in value and isinstance(field, serializers.CharField):
+        return "Null characters are not allowed."
     limit = getattr(field, "max_length", None)
     if limit is not None and len(value) > limit:
         return f"Ensure this field has no more than {limit} characters."
@@ -169,8 +171,27 @@ def _type_error(field: serializers.Field, data, multipart: bool) -> str | None:
     if isinstance(field, serializers.UUIDField | serializers.PrimaryKeyRelatedField):
         return None if is_canonical_uuid(value) else UUID_MESSAGE  # omit the part for "none"
     if isinstance(field, serializers.CharField) and isinstance(value, str):
-        return _too_long(field, value)
+        return _text_error(field, value)
     return None
+
+
+# A line as DRF reads it, trimmed first: blank (when allowed) or with some text, no line break inside.
+ONE_LINE_PATTERN = r"^\s*([^\s\x00]([^\x00\n\r]*[^\s\x00])?)?\s*$"
+NON_BLANK_ONE_LINE_PATTERN = r"^\s*[^\s\x00]([^\x00\n\r]*[^\s\x00])?\s*$"
+
+
+class OneLineTextField(serializers.CharField):
+    """Text of one line (an e-mail subject, say): a line break inside is refused; the schema states it."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if "\n" in value or "\r" in value:
+            raise serializers.ValidationError("Must be one line, without line breaks.")
+        return value
+
+    @property
+    def pattern(self) -> str:
+        return ONE_LINE_PATTERN if self.allow_blank else NON_BLANK_ONE_LINE_PATTERN
 
 
 class TenantSerializer(StrictJsonTypesMixin, serializers.Serializer):
