@@ -2,7 +2,7 @@
 
 import django_filters
 
-from tenancy.filters import IsoDateTimeFilter
+from tenancy.filters import IsoDateTimeFilter, NumberFilter
 
 from .models import Account, Contact, Deal
 
@@ -39,8 +39,8 @@ class DealFilter(django_filters.FilterSet):
     account = django_filters.UUIDFilter(field_name="account_id")
     contact = django_filters.UUIDFilter(field_name="contact_id")
     currency = django_filters.CharFilter(lookup_expr="iexact")
-    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
-    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    amount_min = NumberFilter(field_name="amount", lookup_expr="gte")
+    amount_max = NumberFilter(field_name="amount", lookup_expr="lte")
     close_after = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte")
     close_before = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte")
 

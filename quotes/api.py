@@ -18,7 +18,7 @@ from tenancy.api import (
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_scope
-from tenancy.filters import IntegerFilter, IsoDateTimeFilter
+from tenancy.filters import IntegerFilter, IsoDateTimeFilter, NumberFilter
 
 from . import services
 from .models import Quote, QuoteLineItem
@@ -157,8 +157,8 @@ class QuoteFilter(django_filters.FilterSet):
     currency = django_filters.CharFilter(lookup_expr="iexact")
     valid_after = django_filters.DateFilter(field_name="valid_until", lookup_expr="gte")
     valid_before = django_filters.DateFilter(field_name="valid_until", lookup_expr="lte")
-    total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte")
-    total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte")
+    total_min = NumberFilter(field_name="total", lookup_expr="gte")
+    total_max = NumberFilter(field_name="total", lookup_expr="lte")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -1,11 +1,12 @@
 """Filter building blocks every list shares: UTC datetime filters and a backend that names unknown filters."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -18,7 +19,15 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
     def to_python(self, value):
         parsed = super().to_python(value)
-        return parsed.astimezone(UTC) if parsed is not None else None
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+07:00 lies before the first moment a datetime holds in UTC (a 500 before):
+            # as a bound it compares like that first (or last) moment, since no stored value lies beyond.
+            edge = datetime.min if parsed.year == datetime.min.year else datetime.max
+            return edge.replace(tzinfo=UTC)
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -49,7 +58,17 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
-class IntegerFilter(django_filters.NumberFilter):
+# django-filter refuses a number above 1e50 (its guard against overflow); the schema states the bound.
+NUMBER_FILTER_MAXIMUM = 10**50
+
+
+@extend_schema_field({"type": "number", "maximum": NUMBER_FILTER_MAXIMUM})
+class NumberFilter(django_filters.NumberFilter):
+    """django-filter's decimal filter, its upper bound stated in the schema."""
+
+
+@extend_schema_field({"type": "integer", "maximum": NUMBER_FILTER_MAXIMUM})
+class IntegerFilter(NumberFilter):
     """A whole-number filter: django-filter's NumberFilter took `0.5` for an integer column."""
 
     field_class = forms.IntegerField

@@ -265,12 +265,49 @@ def test_datetime_filters_are_found():
     ("prefix", "name"), DATETIME_FILTER_CASES, ids=[f"{p}-{n}" for p, n in DATETIME_FILTER_CASES]
 )
 def test_a_datetime_filter_with_any_valid_offset_is_answered(prefix, name, client_a, company_a):
-    """ISO 8601 allows offsets PostgreSQL refuses (beyond 15:59): compared in UTC, not a 500."""
+    """ISO 8601 allows offsets PostgreSQL refuses (beyond 15:59) and moments beyond year 1 to 9999 in UTC."""
     ContactFactory(company=company_a)
-    for value in ("3470-06-26T14:40:40+22:18", "2000-01-01T00:00:00-23:59", "0001-01-01T00:00:00+00:00"):
+    for value in (
+        "3470-06-26T14:40:40+22:18",
+        "2000-01-01T00:00:00-23:59",
+        "0001-01-01T00:00:00+00:00",
+        "0001-01-01T00:00:10+07:00",
+        "9999-12-31T23:59:59-01:00",
+    ):
         response = client_a.get(url_of(prefix), {name: value})
         assert response.status_code == 200, (value, response.content[:300])
     assert_clear_error(client_a.get(url_of(prefix), {name: "yesterday"}), 400)
+
+
+def test_a_moment_beyond_the_datetime_range_in_utc_bounds_like_the_range_edge(client_a, company_a):
+    """Before year 1 in UTC nothing is earlier, after year 9999 nothing is later: answered, never a 500."""
+    ContactFactory(company=company_a)
+
+    def count(**query):
+        response = client_a.get(url_of("contacts"), query)
+        assert response.status_code == 200, response.content[:300]
+        return response.json()["count"]
+
+    assert count(created_before="0001-01-01T00:00:10+07:00") == 0
+    assert count(created_after="0001-01-01T00:00:10+07:00") == 1
+    assert count(created_after="9999-12-31T23:59:59-01:00") == 0
+    assert count(created_before="9999-12-31T23:59:59-01:00") == 1
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name"),
+    [("deals", "amount_max"), ("deals", "amount_min"), ("quotes", "total_min"), ("quotes", "number")],
+)
+def test_a_number_filter_takes_what_the_schema_states_up_to_its_maximum(prefix, name, client_a):
+    """Numbers up to 1e50 are answered, a larger one is a 400 naming the filter; the schema says so."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()
+    parameters = schema["paths"][f"/api/{prefix}/"]["get"]["parameters"]
+    maximum = next(p["schema"]["maximum"] for p in parameters if p["name"] == name)
+    assert maximum == 10**50
+
+    assert client_a.get(url_of(prefix), {name: str(maximum)}).status_code == 200
+    body = assert_clear_error(client_a.get(url_of(prefix), {name: str(maximum * 10)}), 400)
+    assert name in body, body
 
 
 # Pagination.

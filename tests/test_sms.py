@@ -4,6 +4,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
+import jsonschema
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -190,7 +191,7 @@ def test_sender_number_of_another_company_or_without_sms_is_refused(
 def test_sender_number_neither_an_id_nor_e164_is_a_400_on_the_field(
     given, company_a, client_a, twilio_a, number_a, contact_a, twilio_fake
 ):
-    """from_number is an id or an E.164 number, as the schema's pattern says; anything else names the field."""
+    """from_number is an id or an E.164 number, as the schema says; anything else names the field."""
     response = client_a.post(
         MESSAGES, {"contact": str(contact_a.id), "body": "Hi", "from_number": given}, format="json"
     )
@@ -202,14 +203,51 @@ def test_sender_number_neither_an_id_nor_e164_is_a_400_on_the_field(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("recipient", "accepted"),
+    [
+        ({"contact": "contact_a"}, True),
+        ({"to": "+16175550199"}, True),
+        ({}, False),
+        ({"contact": None}, False),
+        ({"to": ""}, False),
+        ({"contact": None, "to": ""}, False),
+    ],
+)
+def test_the_schema_and_the_server_agree_that_a_text_names_its_recipient(
+    recipient,
+    accepted,
+    client_a,
+    company_a,
+    twilio_a,
+    number_a,
+    contact_a,
+    twilio_fake,
+    django_capture_on_commit_callbacks,
+):
+    """A contact or a `to` number is required, as the published schema's anyOf says."""
+    body = {"body": "Hi", **{k: str(contact_a.id) if v == "contact_a" else v for k, v in recipient.items()}}
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"][
+        "SmsSendRequest"
+    ]
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert validator.is_valid(body) is accepted
+
+    response = send(client_a, django_capture_on_commit_callbacks, body)
+
+    assert response.status_code == (201 if accepted else 400), response.content
+    assert len(stored(company_a)) == (1 if accepted else 0)
+
+
+@pytest.mark.django_db
 def test_send_without_twilio_settings_is_refused_and_nothing_queued(
     client_a, company_a, number_a, contact_a, twilio_fake, django_capture_on_commit_callbacks
 ):
-    """No Twilio account yet: a 400 that says where to add one, nothing stored, nothing queued."""
+    """No Twilio account yet: a 409 that says where to add one, nothing stored, nothing queued."""
     with django_capture_on_commit_callbacks() as queued:
         response = client_a.post(MESSAGES, {"contact": str(contact_a.id), "body": "Hi"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "/api/twilio-settings" in response.json()["detail"]
     assert stored(company_a) == []
     assert queued == []
@@ -218,10 +256,10 @@ def test_send_without_twilio_settings_is_refused_and_nothing_queued(
 
 @pytest.mark.django_db
 def test_send_without_an_sms_number_is_refused(client_a, company_a, twilio_a, contact_a, twilio_fake):
-    """A company with no SMS-enabled number gets a 400 naming where to add one."""
+    """A company with no SMS-enabled number gets a 409 naming where to add one."""
     response = client_a.post(MESSAGES, {"contact": str(contact_a.id), "body": "Hi"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "/api/sms/phone-numbers" in response.json()["detail"]
     assert stored(company_a) == []
 
@@ -247,7 +285,7 @@ def test_send_to_an_opted_out_contact_is_refused(
 
     response = client_a.post(MESSAGES, {**body, "body": "Hi"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["detail"] == "This contact has opted out of SMS (replied STOP)."
     assert stored(company_a) == []
     assert twilio_fake.requests == []
@@ -295,12 +333,12 @@ def test_a_body_of_1600_characters_is_sent(
 
 @pytest.mark.django_db
 def test_contact_without_a_phone_needs_a_to_number(client_a, company_a, twilio_a, number_a):
-    """A contact with no phone and no `to` is a 400 saying so."""
+    """A contact with no phone and no `to` is a 409 saying so (the contact's state, not the request)."""
     contact = ContactFactory(company=company_a, phone="")
 
     response = client_a.post(MESSAGES, {"contact": str(contact.id), "body": "Hi"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "no phone number" in response.json()["detail"]
 
 

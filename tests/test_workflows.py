@@ -362,16 +362,40 @@ def test_the_schema_and_the_server_agree_on_a_notification_recipient(
         ("contact", "ops@a.example", True),
         ("", "ops@a.example", True),
         ("", "contact", False),
+        ("", None, False),
+        ("contact", None, True),
         ("contact", "the contact", False),
     ],
 )
 def test_the_schema_and_the_server_agree_on_an_email_recipient(
     client_a, company_a, record_type, to, accepted
 ):
-    """`to` is `contact` (with a record type) or an e-mail address, as the published schema says."""
+    """`to` is `contact` (with a record type, its default) or an e-mail address, as the schema says."""
     template = EmailTemplateFactory(company=company_a)
-    action = {"type": "send_email", "params": {"template_id": str(template.id), "to": to}}
+    params = {"template_id": str(template.id)} if to is None else {"template_id": str(template.id), "to": to}
+    action = {"type": "send_email", "params": params}
     body = workflow_body(trigger="manual", record_type=record_type, conditions=[], actions=[action])
+    assert schema_accepts(client_a, body) is accepted
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == (201 if accepted else 400), response.content
+
+
+@pytest.mark.parametrize(
+    ("action", "accepted"),
+    [
+        ({"type": "send_sms", "params": {"body": "Hi {{ contact.first_name }}"}}, True),
+        ({"type": "send_sms", "params": {"body": ""}}, False),
+        ({"type": "send_sms", "params": {"body": "   "}}, False),
+        ({"type": "create_notification", "params": {"title": " "}}, False),
+        ({"type": "webhook", "params": {"url": "https://hooks.example.com/crm"}}, True),
+        ({"type": "webhook", "params": {"url": "ftp://hooks.example.com/crm"}}, False),
+    ],
+)
+def test_the_schema_and_the_server_agree_on_action_texts_and_urls(client_a, company_a, action, accepted):
+    """A blank text message or title, or a webhook that is not http(s), is refused by both."""
+    body = workflow_body(trigger="manual", record_type="contact", conditions=[], actions=[action])
     assert schema_accepts(client_a, body) is accepted
 
     response = client_a.post(WORKFLOWS, body, format="json")

@@ -130,7 +130,7 @@ def run_send_sms(ctx: RunContext, params: dict) -> dict:
     try:
         message = sms_service.send_sms(user=ctx.sender, body=ctx.render(params["body"]), contact=contact)
     except sms_service.SmsRefused as error:
-        raise StepRefused(str(error)) from error
+        raise StepRefused(" ".join(error.messages)) from error
     return {"sms_id": str(message.pk), "to": message.to_number, "body": message.body}
 
 

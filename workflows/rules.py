@@ -115,6 +115,7 @@ ACTIONS_SCHEMA = {
                 {
                     "body": {
                         "type": "string",
+                        "minLength": 1,
                         "maxLength": MAX_BODY_LENGTH,
                         "example": "Hi {{ contact.first_name }}",
                     }
@@ -126,7 +127,7 @@ ACTIONS_SCHEMA = {
                 "create_notification",
                 {
                     "recipient": {"type": "string", "description": RECIPIENT_DESCRIPTION},
-                    "title": {"type": "string", "maxLength": 200},
+                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
                     "body": {"type": "string"},
                 },
                 ["title"],
@@ -141,7 +142,7 @@ ACTIONS_SCHEMA = {
             _action_schema(
                 "webhook",
                 {
-                    "url": {"type": "string", "format": "uri"},
+                    "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": 2000},
                     "payload": {"type": "object", "additionalProperties": True},
                     "timeout": {"type": "number", "minimum": 1, "maximum": MAX_WEBHOOK_TIMEOUT},
                 },
@@ -729,13 +730,10 @@ def actions_schema(record_type: RecordType | None) -> dict:
         narrowed = _params_for(action_type, record_type)
         if narrowed:
             params = shape["properties"]["params"]
-            shape = {
-                **shape,
-                "properties": {
-                    **shape["properties"],
-                    "params": {**params, "properties": {**params["properties"], **narrowed}},
-                },
-            }
+            params = {**params, "properties": {**params["properties"], **narrowed}}
+            if action_type == "send_email" and record_type is None:
+                params["required"] = [*params["required"], "to"]  # no record, so no contact to default to
+            shape = {**shape, "properties": {**shape["properties"], "params": params}}
         shapes.append(shape)
     return {**_without_example(ACTIONS_SCHEMA), "items": {"oneOf": shapes}}
 

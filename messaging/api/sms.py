@@ -6,6 +6,7 @@ import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Q
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, viewsets
@@ -16,7 +17,6 @@ from rest_framework.response import Response
 from crm.models import Contact
 from crm.validators import e164
 from tenancy.api import (
-    BadRequest,
     SingleCompanyWritesMixin,
     TenantModelSerializer,
     TenantRelatedField,
@@ -132,6 +132,22 @@ class SmsSendSerializer(SmsMessageSerializer):
         )
 
 
+class SmsSendRequestSchema(OpenApiSerializerExtension):
+    """The send body with its rule: a contact or a `to` number names the recipient."""
+
+    target_class = SmsSendSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        recipient = [
+            {"required": ["contact"], "properties": {"contact": {"type": "string", "format": "uuid"}}},
+            {"required": ["to"], "properties": {"to": {"type": "string", "pattern": e164.regex.pattern}}},
+        ]
+        return {**schema, "anyOf": recipient}
+
+
 class SmsMessageFilter(django_filters.FilterSet):
     contact = django_filters.UUIDFilter(field_name="contact_id")
     phone_number = django_filters.UUIDFilter(field_name="phone_number_id")
@@ -182,12 +198,6 @@ class SmsMessageViewSet(TenantViewSet):
 
     def safely_get_queryset(self, queryset):
         return queryset.select_related("contact")
-
-    def perform_create(self, serializer):
-        try:
-            super().perform_create(serializer)
-        except sms.SmsRefused as refused:
-            raise BadRequest(str(refused)) from None
 
 
 class SmsConversationSerializer(TenantSerializer):

@@ -13,6 +13,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from crm import services as crm_services
 from crm.validators import e164
+from tenancy.exceptions import StateConflict
 from tenancy.tasks import enqueue_after_commit
 
 from ..models import Direction, Notification, PhoneNumber, SmsMessage
@@ -47,8 +48,12 @@ TWILIO_SEND_STATUS = {
 }
 
 
-class SmsRefused(Exception):
-    """A send that cannot be made; the message says why, in one sentence for the user."""
+class SmsRefused(ValidationError):
+    """A send refused for what was asked (a 400); the message says why, in one sentence for the user."""
+
+
+class SmsNotPossible(StateConflict, SmsRefused):
+    """A send the current state refuses (a 409): no number or account yet, no phone, an opt-out."""
 
 
 def _valid_number(number: str, *, what: str) -> str:
@@ -75,7 +80,7 @@ def sender_number(user, from_number: str | None = None) -> PhoneNumber:
         return found
     found = numbers.filter(user=user).order_by("number").first() or numbers.order_by("number").first()
     if found is None:
-        raise SmsRefused(
+        raise SmsNotPossible(
             "This company has no SMS-enabled phone number; add one under /api/sms/phone-numbers first."
         )
     return found
@@ -92,16 +97,16 @@ def send_sms(*, user, body: str, contact=None, to: str = "", from_number: str | 
     if not to and contact is None:
         raise SmsRefused("Say who the message is for: a contact or a `to` number.")
     if not to and not contact.phone:
-        raise SmsRefused("This contact has no phone number; give a `to` number.")
+        raise SmsNotPossible("This contact has no phone number; give a `to` number.")
     to = _valid_number(to or contact.phone, what="The recipient's number")
     if contact is None:
         contact = crm_services.contact_for_phone(to)
     if (contact is not None and contact.sms_opted_out) or crm_services.sms_opted_out(to):
-        raise SmsRefused(OPTED_OUT)
+        raise SmsNotPossible(OPTED_OUT)
     try:
         current_company_settings()
     except TwilioNotConfigured as error:
-        raise SmsRefused(f"SMS cannot be sent yet: {error}") from None
+        raise SmsNotPossible(f"SMS cannot be sent yet: {error}") from None
     phone_number = sender_number(user, from_number)
     message = SmsMessage.objects.create(
         user=user,
