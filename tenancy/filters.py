@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import django_filters
 from django import forms
+from django.core.validators import MaxValueValidator
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -65,6 +66,10 @@ NUMBER_FILTER_MAXIMUM = 10**50
 @extend_schema_field({"type": "number", "maximum": NUMBER_FILTER_MAXIMUM})
 class NumberFilter(django_filters.NumberFilter):
     """django-filter's decimal filter, its upper bound stated in the schema."""
+
+    def get_max_validator(self):
+        # The exact bound: django-filter's float 1e50 lies a little above 10**50.
+        return MaxValueValidator(NUMBER_FILTER_MAXIMUM)
 
 
 @extend_schema_field({"type": "integer", "maximum": NUMBER_FILTER_MAXIMUM})

@@ -306,7 +306,7 @@ def test_a_number_filter_takes_what_the_schema_states_up_to_its_maximum(prefix, 
     assert maximum == 10**50
 
     assert client_a.get(url_of(prefix), {name: str(maximum)}).status_code == 200
-    body = assert_clear_error(client_a.get(url_of(prefix), {name: str(maximum * 10)}), 400)
+    body = assert_clear_error(client_a.get(url_of(prefix), {name: str(maximum + 1)}), 400)
     assert name in body, body
 
 

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -36,6 +37,7 @@ from tenancy.api.strict import is_canonical_uuid
 from tenancy.auth import issue_tokens
 from tenancy.context import company_context
 from tenancy.models import User
+from workflows.records import record_types
 
 from .factories import (
     CompanyFactory,
@@ -264,11 +266,45 @@ def _parse_date(value):
         return None
 
 
+def updated_references(context, body):
+    """An update_field action that sets a reference (an owner, an account) names a row of the company."""
+    own = CURRENT.get("own_rows")
+    actions = body.get("actions") if isinstance(body, dict) else None
+    if not own or not context.operation.path.startswith("/api/workflows") or not isinstance(actions, list):
+        return body
+    changed = []
+    for action in actions:
+        params = action.get("params") if isinstance(action, dict) else None
+        if isinstance(params, dict) and action.get("type") == "update_field":
+            model = UPDATABLE_REFERENCES.get(params.get("field"))
+            params = {
+                **params,
+                **_replace_relation_ids({"value": params.get("value")}, {"value": model}, own),
+            }
+            action = {**action, "params": params}
+        changed.append(action)
+    return {**body, "actions": changed}
+
+
+def _updatable_references() -> dict[str, type]:
+    """Fields an update_field action may set to another row, by name, with the model they name."""
+    return {
+        name: record_type.model_field(name).related_model
+        for record_type in record_types().values()
+        for name in record_type.updatable_fields
+        if record_type.model_field(name).many_to_one
+    }
+
+
+UPDATABLE_REFERENCES = _updatable_references()
+
+
 def with_domain_data(case) -> None:
     """Bring a case's body and query inside the rules above, in every phase (examples, coverage, fuzzing)."""
     context = SimpleNamespace(operation=case.operation)
     if isinstance(case.body, dict | list):
-        case.body = future_schedule(context, substitute_own_rows(context, case.body))
+        case.body = substitute_own_rows(context, case.body)
+        case.body = future_schedule(context, updated_references(context, case.body))
     if isinstance(case.query, dict):
         case.query = ordered_period(context, case.query)
 
@@ -377,16 +413,36 @@ def persona(world, name) -> Persona:
 
 
 @schemathesis.hook("before_call")
-def without_generated_credentials(context, case, kwargs):
-    """Drop a generated Authorization header: the persona's is sent, and the case is judged without it.
+def as_sent(context, case, kwargs):
+    """Judge a case by the request as sent, and send it as its reproducing curl line shows it.
 
-    Edits made here are validated once more, so a case negative only for its Authorization header
-    counts as positive. (Bodies are brought inside the domain rules before the call instead: a
-    multipart file would not pass that second validation.)
+    Edits made here are validated once more. A generated Authorization header is dropped: the
+    persona's is sent. A structured query value (a nested list or an object, as negative cases have
+    them) becomes the plain values requests puts on the wire; the WSGI transport would send its
+    Python repr instead. (Bodies are brought inside the domain rules before the call: a multipart
+    file would not pass that second validation.)
     """
     if case.headers and any(name.lower() == "authorization" for name in case.headers):
         generated = case.headers.items()
         case.headers = {name: value for name, value in generated if name.lower() != "authorization"}
+    if isinstance(case.query, dict) and any(_structured(value) for value in case.query.values()):
+        sent = {
+            name: _wire_values(name, value) if _structured(value) else value
+            for name, value in case.query.items()
+        }
+        case.query = {name: value for name, value in sent.items() if value != []}
+
+
+def _structured(value) -> bool:
+    nested = isinstance(value, list) and any(isinstance(item, list | dict) for item in value)
+    return nested or (isinstance(value, dict) and value != {})  # schemathesis sends {} as ""
+
+
+def _wire_values(name, value):
+    """The values requests sends for one query parameter: one string, a list when repeated, [] for none."""
+    url = requests.Request("GET", "http://wire.invalid/", params={name: value}).prepare().url
+    values = [v for _, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    return values[0] if len(values) == 1 else values
 
 
 def fuzz(case, who: Persona):

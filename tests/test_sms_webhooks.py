@@ -238,7 +238,7 @@ def test_a_webhook_replayed_while_the_first_is_still_being_stored_is_stored_once
 def test_stop_opts_the_contact_out_and_a_send_is_then_refused(
     keyword, client_a, company_a, company_b, twilio_a, number_a, contact_a, twilio_fake
 ):
-    """A STOP keyword records the opt-out on A's contacts with that number only; sending is then a 400."""
+    """A STOP keyword records the opt-out on A's contacts with that number only; sending is then a 409."""
     twin = ContactFactory(company=company_a, phone=contact_a.phone)
     other_company = ContactFactory(company=company_b, phone=contact_a.phone)
 
@@ -249,7 +249,7 @@ def test_stop_opts_the_contact_out_and_a_send_is_then_refused(
     assert contact_state(other_company) == (False, None)
     sends_before = len(messages_of(company_a))
     response = client_a.post(MESSAGES, {"contact": str(contact_a.id), "body": "Still there?"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["detail"] == "This contact has opted out of SMS (replied STOP)."
     assert len(messages_of(company_a)) == sends_before
     assert twilio_fake.sent("Messages") == []

@@ -391,6 +391,9 @@ def test_the_schema_and_the_server_agree_on_an_email_recipient(
         ({"type": "create_notification", "params": {"title": " "}}, False),
         ({"type": "webhook", "params": {"url": "https://hooks.example.com/crm"}}, True),
         ({"type": "webhook", "params": {"url": "ftp://hooks.example.com/crm"}}, False),
+        ({"type": "webhook", "params": {"url": "https://\u00cf"}}, False),
+        ({"type": "webhook", "params": {"url": "https://h\u00f6oks.example.com/crm"}}, False),
+        ({"type": "webhook", "params": {"url": "https://xn--hoks-6qa.example.com/crm"}}, True),
     ],
 )
 def test_the_schema_and_the_server_agree_on_action_texts_and_urls(client_a, company_a, action, accepted):
@@ -401,6 +404,42 @@ def test_the_schema_and_the_server_agree_on_action_texts_and_urls(client_a, comp
     response = client_a.post(WORKFLOWS, body, format="json")
 
     assert response.status_code == (201 if accepted else 400), response.content
+
+
+@pytest.mark.parametrize(
+    ("record_type", "field", "value", "accepted"),
+    [
+        ("deal", "amount", "1250.00", True),
+        ("deal", "amount", 1250, False),
+        ("deal", "amount", "1250.001", False),
+        ("deal", "amount", None, False),
+        ("deal", "amount", "-5.00", False),
+        ("deal", "stage", "won", True),
+        ("deal", "stage", "finished", False),
+        ("deal", "expected_close_date", "2026-12-01", True),
+        ("deal", "expected_close_date", "2026-12-1", False),
+        ("deal", "expected_close_date", 20261201, False),
+        ("deal", "owner", "user_a", True),
+        ("deal", "owner", "", False),
+        ("deal", "owner", {"id": "x"}, False),
+        ("contact", "title", "CFO", True),
+        ("contact", "title", 5, False),
+        ("account", "industry", "", True),
+    ],
+)
+def test_the_schema_and_the_server_agree_on_the_value_update_field_sets(
+    client_a, company_a, user_a, record_type, field, value, accepted
+):
+    """Each field's value has the JSON type the published schema states for it, and nothing else."""
+    value = str(user_a.pk) if value == "user_a" else value
+    action = {"type": "update_field", "params": {"field": field, "value": value}}
+    body = workflow_body(trigger="manual", record_type=record_type, conditions=[], actions=[action])
+    assert schema_accepts(client_a, body) is accepted
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == (201 if accepted else 400), response.content
+    assert count(Workflow, company_a) == (1 if accepted else 0)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ registry with `register(RecordType(...))` from its AppConfig.ready().
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ from decimal import Decimal, InvalidOperation
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from rest_framework import serializers
 
+from tenancy.api.strict import decimal_pattern, is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
 
@@ -91,13 +95,59 @@ class RecordType:
             return None
         return self.model.objects.filter(pk=record_id).first()
 
-    def clean_value(self, name: str, value):
-        """The value an update_field action would store, validated like the model field (ValidationError)."""
+    def value_schema(self, name: str) -> dict:
+        """The JSON values an update_field action may set this field to, as clean_value holds them."""
         model_field = self.model_field(name)
+        kind = self.kind(name)
+        if kind == FieldKind.REFERENCE:
+            schema = {"type": "string", "format": "uuid"}
+        elif kind == FieldKind.CHOICE:
+            choices = [str(choice) for choice, _ in model_field.choices]
+            schema = {"type": "string", "enum": [*choices, ""] if model_field.blank else choices}
+        elif kind == FieldKind.NUMBER and isinstance(model_field, models.DecimalField):
+            bounds = {
+                "min_value": next(
+                    (v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator)), None
+                ),
+                "max_value": next(
+                    (v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator)), None
+                ),
+            }
+            text = serializers.DecimalField(
+                max_digits=model_field.max_digits, decimal_places=model_field.decimal_places, **bounds
+            )
+            schema = {"type": "string", "pattern": decimal_pattern(text)}
+        elif kind == FieldKind.DATE:
+            schema = {"type": "string", "format": "date"}
+        elif kind == FieldKind.TEXT:
+            schema = {"type": "string", "maxLength": model_field.max_length or 10_000}
+            if not model_field.blank:
+                schema["minLength"] = 1
+        else:
+            raise ImproperlyConfigured(
+                f"A workflow cannot set {self.name}.{name}: no schema for its kind {kind}."
+            )
+        if model_field.null:
+            schema = {**schema, "nullable": True}
+            if "enum" in schema:
+                schema["enum"] = [*schema["enum"], None]  # OpenAPI 3.0: an enum lists null to allow it
+        return schema
+
+    def clean_value(self, name: str, value):
+        """The value an update_field action would store, validated like the model field (ValidationError).
+
+        Values are held to the JSON type value_schema states: text as text, decimals and dates as
+        strings in their one form, ids as UUIDs.
+        """
+        model_field = self.model_field(name)
+        if value is None and not model_field.null:
+            raise ValidationError("This field cannot be empty.")
+        if value is not None:
+            problem = json_type_problem(self.value_schema(name), value)
+            if problem:
+                raise ValidationError(problem)
         if model_field.many_to_one:
-            if value in (None, ""):
-                if not model_field.null:
-                    raise ValidationError("This field cannot be empty.")
+            if value is None:
                 return None
             related = model_field.related_model
             try:
@@ -111,8 +161,6 @@ class RecordType:
             if not exists:
                 raise ValidationError(f"No {related._meta.verbose_name} of this company has this id.")
             return str(related_id)
-        if value is None and not model_field.null:
-            raise ValidationError("This field cannot be empty.")
         cleaned = model_field.clean(value, None)
         return json_value(cleaned)
 
@@ -126,6 +174,19 @@ class RecordType:
     def update_kwargs(self, name: str, value) -> dict:
         model_field = self.model_field(name)
         return {model_field.attname: self.python_value(name, value)}
+
+
+def json_type_problem(schema: dict, value) -> str | None:
+    """Why a non-null value is not of the type value_schema states, or None."""
+    if not isinstance(value, str):
+        return "Give the value as text (a string)."
+    if schema.get("format") == "uuid":
+        return None if is_canonical_uuid(value) else "Give the id (UUID) of a record of this company."
+    if schema.get("format") == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return "Give the date as YYYY-MM-DD."
+    if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
+        return 'Give a decimal number as text, such as "1250.00".'
+    return None
 
 
 def json_value(value):

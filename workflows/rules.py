@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
+from django.core.validators import EmailValidator, URLValidator
 from django.utils.dateparse import parse_date, parse_datetime
 
 from messaging.services import email as email_service
@@ -142,7 +142,12 @@ ACTIONS_SCHEMA = {
             _action_schema(
                 "webhook",
                 {
-                    "url": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": 2000},
+                    "url": {
+                        "type": "string",
+                        "format": "uri",
+                        "pattern": "^https?://[!-~]+$",
+                        "maxLength": 2000,
+                    },
                     "payload": {"type": "object", "additionalProperties": True},
                     "timeout": {"type": "number", "minimum": 1, "maximum": MAX_WEBHOOK_TIMEOUT},
                 },
@@ -618,6 +623,12 @@ def url_problem(url) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "Only http and https URLs are allowed."
+    if not url.isascii():
+        return "Give the URL in ASCII: an international domain name in its xn-- form, other text %-encoded."
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return "Give a valid http(s) URL, such as https://hooks.example.com/crm."
     if parts.username or parts.password:
         return "Credentials in the URL are not allowed; put them in the payload."
     try:
@@ -727,6 +738,11 @@ def actions_schema(record_type: RecordType | None) -> dict:
         action_type = shape["properties"]["type"]["enum"][0]
         if action_type in RECORD_ACTIONS and record_type is None:
             continue
+        if action_type == "update_field":
+            shape = {
+                **shape,
+                "properties": {**shape["properties"], "params": _update_field_params(record_type)},
+            }
         narrowed = _params_for(action_type, record_type)
         if narrowed:
             params = shape["properties"]["params"]
@@ -744,10 +760,8 @@ def _without_example(schema: dict) -> dict:
 
 
 def _params_for(action_type: str, record_type: RecordType | None) -> dict:
-    """Parameters whose values depend on the record type: a record's contact, owner and fields."""
+    """Parameters whose values depend on the record type: its contact and its owner."""
     # Patterns rather than enums, which drf-spectacular would lift into named components.
-    if action_type == "update_field":
-        return {"field": {"type": "string", "enum": list(record_type.updatable_fields)}}
     if action_type == "send_email":
         address = {"type": "string", "format": "email"}
         to = {"anyOf": [{"type": "string", "pattern": "^contact$"}, address]} if record_type else address
@@ -758,3 +772,21 @@ def _params_for(action_type: str, record_type: RecordType | None) -> dict:
         recipient = {"anyOf": [{"type": "string", "pattern": named}, user]}
         return {"recipient": {**recipient, "description": RECIPIENT_DESCRIPTION}}
     return {}
+
+
+def _update_field_params(record_type: RecordType) -> dict:
+    """One params shape per field a workflow may set, with the value typed as the field holds it."""
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["field", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "field": {"type": "string", "enum": [name]},
+                    "value": record_type.value_schema(name),
+                },
+            }
+            for name in record_type.updatable_fields
+        ]
+    }
