@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 from tenancy.api.strict import NullForBlankMixin
+from tenancy.patterns import WHITESPACE
 
 from .filters import CONTACT_SEARCH_FIELDS, AccountFilter, ContactFilter, DealFilter
 from .models import Account, Contact, Deal, currency_code
@@ -27,7 +28,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # An http(s) address by host name, as a user copies it from a browser: DNS labels of at most 63
 # characters, a top-level domain of letters, an optional port and any path without spaces. Stated
 # in the schema and checked as is (Django's URLValidator takes more than `format: uri` says, and less).
-WEBSITE_PATTERN = rf"^\s*https?://(?:{_LABEL}\.)+[A-Za-z]{{2,63}}(?::[0-9]{{1,5}})?(?:[/?#][^\s\x00]*)?\s*$"
+WEBSITE_PATTERN = (
+    rf"^[{WHITESPACE}]*https?://(?:{_LABEL}\.)+[A-Za-z]{{2,63}}(?::[0-9]{{1,5}})?"
+    rf"(?:[/?#][^{WHITESPACE}\x00]*)?[{WHITESPACE}]*$"
+)
 WEBSITE_MAX_LENGTH = 200
 
 

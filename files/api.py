@@ -27,6 +27,7 @@ from tenancy.api import (
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
+from tenancy.patterns import WHITESPACE
 
 from . import services
 from .models import File, Folder
@@ -38,7 +39,7 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _TOP_LEVEL = "|".join(
     "".join(f"[{c.upper()}{c}]" for c in spelling) for spelling in sorted(TOP_LEVEL_SPELLINGS)
 )  # any case, spelled without inline flags so every regular-expression dialect reads it
-FOLDER_REFERENCE_PATTERN = rf"^\s*({_UUID}|{_TOP_LEVEL})\s*$"
+FOLDER_REFERENCE_PATTERN = rf"^[{WHITESPACE}]*({_UUID}|{_TOP_LEVEL})[{WHITESPACE}]*$"
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 BINARY_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes, as an attachment.")

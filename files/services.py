@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from tenancy.context import company_context, require_company_id
 from tenancy.exceptions import StateConflict
 from tenancy.models import Company
+from tenancy.patterns import WHITESPACE
 
 from .models import File, Folder
 
@@ -41,7 +42,8 @@ FOLDER_NAME_FORBIDDEN = re.compile(f"[{_FOLDER_NAME_FORBIDDEN}]")
 # Some visible character, none of the forbidden ones, and not "." or ".." once trimmed.
 _FOLDER_NAME_CHARACTER = f"[^{_FOLDER_NAME_FORBIDDEN}]"
 FOLDER_NAME_PATTERN = (
-    rf"^(?!\s*\.{{1,2}}\s*$){_FOLDER_NAME_CHARACTER}*[^\s{_FOLDER_NAME_FORBIDDEN}]{_FOLDER_NAME_CHARACTER}*$"
+    rf"^(?![{WHITESPACE}]*\.{{1,2}}[{WHITESPACE}]*$){_FOLDER_NAME_CHARACTER}*"
+    rf"[^{WHITESPACE}{_FOLDER_NAME_FORBIDDEN}]{_FOLDER_NAME_CHARACTER}*$"
 )
 
 

@@ -4,6 +4,7 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 from .api.strict import OneLineTextField, decimal_pattern
+from .patterns import WHITESPACE
 
 
 class TenantJWTScheme(SimpleJWTScheme):
@@ -110,7 +111,7 @@ def reads_empty_as_absent(parameter: dict) -> bool:
 # not stated: regular-expression dialects disagree on them, and valid JSON text carries none.)
 PLAIN_TEXT_PATTERN = r"^[^\x00]*$"
 # A text that may not be blank is refused when only whitespace (DRF trims it first).
-NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 
 
 def state_plain_text(schema: dict) -> None:

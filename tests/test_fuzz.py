@@ -303,8 +303,14 @@ def with_domain_data(case) -> None:
     """Bring a case's body and query inside the rules above, in every phase (examples, coverage, fuzzing)."""
     context = SimpleNamespace(operation=case.operation)
     if isinstance(case.body, dict | list):
-        case.body = substitute_own_rows(context, case.body)
-        case.body = future_schedule(context, updated_references(context, case.body))
+        body = substitute_own_rows(context, case.body)
+        body = future_schedule(context, updated_references(context, body))
+        if isinstance(body, dict) and (case.media_type or "").startswith("multipart/"):
+            # In place: a replaced body is validated again, and that validation takes a multipart
+            # file part (bytes) for a wrong type, turning every upload into a negative case.
+            case.body.update(body)
+        else:
+            case.body = body
     if isinstance(case.query, dict):
         case.query = ordered_period(context, case.query)
 
@@ -419,8 +425,7 @@ def as_sent(context, case, kwargs):
     Edits made here are validated once more. A generated Authorization header is dropped: the
     persona's is sent. A structured query value (a nested list or an object, as negative cases have
     them) becomes the plain values requests puts on the wire; the WSGI transport would send its
-    Python repr instead. (Bodies are brought inside the domain rules before the call: a multipart
-    file would not pass that second validation.)
+    Python repr instead.
     """
     if case.headers and any(name.lower() == "authorization" for name in case.headers):
         generated = case.headers.items()

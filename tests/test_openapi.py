@@ -1,9 +1,13 @@
 """The OpenAPI 3 schema at /api/schema/ and the Swagger UI at /api/docs/."""
 
+import re
+
 import pytest
 import yaml
 from django.core.management import call_command
 from rest_framework.test import APIClient
+
+from tenancy.patterns import WHITESPACE
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 
@@ -140,3 +144,30 @@ def test_every_error_answer_is_documented_with_the_error_body(db):
         != {"$ref": "#/components/schemas/Error"}
     ]
     assert wrong == []
+
+
+def patterns_in(node):
+    """Every `pattern` anywhere in a schema document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from patterns_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from patterns_in(item)
+
+
+def test_no_schema_pattern_uses_a_class_the_two_regex_dialects_read_differently(schema):
+    """`\\s` and `\\w` mean other characters in JSON Schema's ECMAScript than on the server: spelled out."""
+    patterns = list(patterns_in(schema))
+    assert len(patterns) > 20
+    assert [p for p in patterns if "\\s" in p or "\\w" in p] == []
+
+
+def test_the_spelled_out_whitespace_is_what_the_server_trims():
+    """WHITESPACE holds exactly the characters str.strip() removes, so trimmed rules and patterns agree."""
+    whitespace = re.compile(f"[{WHITESPACE}]")
+    differ = [hex(c) for c in range(0x110000) if bool(whitespace.fullmatch(chr(c))) != chr(c).isspace()]
+    assert differ == []

@@ -5,6 +5,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from tenancy.patterns import WHITESPACE
 from tenancy.resolution import company_owning
 
 from ..models import PhoneNumber
@@ -13,9 +14,9 @@ logger = logging.getLogger("messaging.phone_numbers")
 
 ALREADY_REGISTERED = "This number is already registered."
 # Separators people type in a number; E.164 itself has none.
-SEPARATORS = re.compile(r"[\s\-().]")
+SEPARATORS = re.compile(rf"[{WHITESPACE}\-().]")
 # What the API takes as a number: E.164 with separators anywhere, as people type it ("+1 (415) 555-0100").
-_SEP = r"[\s\-().]*"
+_SEP = rf"[{WHITESPACE}\-().]*"
 TYPED_NUMBER_PATTERN = rf"^{_SEP}\+{_SEP}[1-9](?:{_SEP}\d){{1,14}}{_SEP}$"
 
 

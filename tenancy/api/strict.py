@@ -15,6 +15,8 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from ..patterns import WHITESPACE
+
 UUID_MESSAGE = "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
 
 # Fields whose JSON form is a string, by the schema drf-spectacular writes for them.
@@ -176,8 +178,9 @@ def _type_error(field: serializers.Field, data, multipart: bool) -> str | None:
 
 
 # A line as DRF reads it, trimmed first: blank (when allowed) or with some text, no line break inside.
-ONE_LINE_PATTERN = r"^\s*([^\s\x00]([^\x00\n\r]*[^\s\x00])?)?\s*$"
-NON_BLANK_ONE_LINE_PATTERN = r"^\s*[^\s\x00]([^\x00\n\r]*[^\s\x00])?\s*$"
+_TEXT_IN_ONE_LINE = rf"[^{WHITESPACE}\x00]([^\x00\n\r]*[^{WHITESPACE}\x00])?"
+ONE_LINE_PATTERN = rf"^[{WHITESPACE}]*({_TEXT_IN_ONE_LINE})?[{WHITESPACE}]*$"
+NON_BLANK_ONE_LINE_PATTERN = rf"^[{WHITESPACE}]*{_TEXT_IN_ONE_LINE}[{WHITESPACE}]*$"
 
 
 class OneLineTextField(serializers.CharField):
