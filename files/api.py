@@ -27,7 +27,6 @@ from tenancy.api import (
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
-from tenancy.patterns import WHITESPACE
 
 from . import services
 from .models import File, Folder
@@ -39,7 +38,8 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _TOP_LEVEL = "|".join(
     "".join(f"[{c.upper()}{c}]" for c in spelling) for spelling in sorted(TOP_LEVEL_SPELLINGS)
 )  # any case, spelled without inline flags so every regular-expression dialect reads it
-FOLDER_REFERENCE_PATTERN = rf"^[{WHITESPACE}]*({_UUID}|{_TOP_LEVEL})[{WHITESPACE}]*$"
+# Exact, like every typed query value (tenancy.filters refuses one with spaces around it).
+FOLDER_REFERENCE_PATTERN = rf"^({_UUID}|{_TOP_LEVEL})$"
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 BINARY_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes, as an attachment.")
@@ -273,7 +273,8 @@ class FileUploadSerializer(TenantSerializer):
     """A multipart upload: the file, and optionally its folder and a name to store it under."""
 
     file = serializers.FileField(help_text="The content; its type is sniffed from the bytes.")
-    folder = TenantRelatedField(model=Folder, required=False, allow_null=True)
+    # A form part cannot be null: leave the part out for the top level.
+    folder = TenantRelatedField(model=Folder, required=False, help_text="Leave out for the top level.")
     name = FilenameField(
         required=False,
         allow_blank=True,

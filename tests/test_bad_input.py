@@ -243,6 +243,23 @@ def test_an_invalid_uuid_in_a_filter_is_a_400_naming_the_filter(prefix, name, cl
     assert name in body, body
 
 
+@pytest.mark.parametrize(
+    ("prefix", "name"), UUID_FILTER_CASES, ids=[f"{p}-{n}" for p, n in UUID_FILTER_CASES]
+)
+@pytest.mark.parametrize("padding", [" ", "\x1f", "\t"], ids=["space", "unit-separator", "tab"])
+def test_a_typed_filter_of_whitespace_or_padded_is_a_400_not_absent(prefix, name, padding, client_a, user_a):
+    """Form fields trim values, so whitespace alone read as "no filter"; the schema's formats refuse it."""
+    for value in (padding, f"{padding}{user_a.pk}", f"{user_a.pk}{padding}"):
+        body = assert_clear_error(client_a.get(url_of(prefix), {name: value}), 400)
+        assert name in body, (value, body)
+
+
+def test_a_padded_number_filter_is_a_400_and_a_text_filter_takes_spaces(client_a):
+    """`?amount_min= 5` is refused like the schema's number refuses it; text filters take any text."""
+    assert_clear_error(client_a.get(url_of("deals"), {"amount_min": " 5"}), 400)
+    assert client_a.get(url_of("deals"), {"currency": " usd "}).status_code == 200
+
+
 def datetime_filters(viewset) -> list[str]:
     filterset = getattr(viewset, "filterset_class", None)
     if filterset is None:

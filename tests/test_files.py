@@ -343,6 +343,22 @@ def test_a_name_field_over_255_characters_is_a_400(client_a, company_a):
     assert file_count(company_a) == 0
 
 
+def test_an_upload_names_its_folder_or_leaves_the_part_out_as_the_schema_says(client_a, company_a):
+    """A form part cannot be null: the folder is a uuid, and "null" or "" is a 400, not the top level."""
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schema["FileUploadRequest"]["properties"]["folder"] == {
+        "type": "string",
+        "format": "uuid",
+        "description": "Leave out for the top level.",
+    }
+    for folder in ("null", ""):
+        response = upload(client_a, b"content", "x.txt", folder=folder)
+        assert response.status_code == 400, response.content
+        assert "folder" in response.json()
+    assert file_count(company_a) == 0
+    assert upload(client_a, b"content", "x.txt").json()["folder"] is None
+
+
 def test_a_name_with_a_nul_character_is_a_400_on_upload_and_rename(client_a, company_a):
     """NUL is refused as sent (the schema says so), not silently dropped by the sanitizer."""
     response = upload(client_a, b"content", "x.txt", name="in\x00voice.pdf")
