@@ -269,10 +269,15 @@ class FileSerializer(TenantModelSerializer):
         return services.update_file(instance, **validated_data)
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class NonEmptyFileField(serializers.FileField):
+    """An uploaded file of at least one byte (an empty one is refused), as the schema states."""
+
+
 class FileUploadSerializer(TenantSerializer):
     """A multipart upload: the file, and optionally its folder and a name to store it under."""
 
-    file = serializers.FileField(help_text="The content; its type is sniffed from the bytes.")
+    file = NonEmptyFileField(help_text="The content, at least one byte; its type is sniffed from the bytes.")
     # A form part cannot be null: leave the part out for the top level.
     folder = TenantRelatedField(model=Folder, required=False, help_text="Leave out for the top level.")
     name = FilenameField(

@@ -346,6 +346,7 @@ def test_a_name_field_over_255_characters_is_a_400(client_a, company_a):
 def test_an_upload_names_its_folder_or_leaves_the_part_out_as_the_schema_says(client_a, company_a):
     """A form part cannot be null: the folder is a uuid, and "null" or "" is a 400, not the top level."""
     schema = client_a.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schema["FileUploadRequest"]["properties"]["file"]["minLength"] == 1  # an empty file is a 400
     assert schema["FileUploadRequest"]["properties"]["folder"] == {
         "type": "string",
         "format": "uuid",

@@ -443,6 +443,33 @@ def test_the_schema_and_the_server_agree_on_the_value_update_field_sets(
 
 
 @pytest.mark.parametrize(
+    ("payload", "accepted"),
+    [
+        ({"deal": "{{ deal.name }}", "tags": ["a", {"b": [1, None]}]}, True),
+        ({"a": {"b": {"c": {"d": 1}}}}, True),
+        ({"a": {"b": {"c": {"d": {"e": 1}}}}}, False),
+        ({"a": [[[[1]]]]}, False),
+        ({"text": "a\x00b"}, False),
+        ({"k\x00y": 1}, False),
+    ],
+    ids=["mixed", "object-three-deep", "object-four-deep", "list-four-deep", "nul-in-text", "nul-in-key"],
+)
+def test_a_webhook_payload_is_free_json_without_nul_nested_at_most_three_levels(
+    client_a, company_a, payload, accepted
+):
+    """jsonb cannot hold NUL; the schema states the nesting (and NUL, but in keys: OpenAPI 3.0 cannot)."""
+    action = {"type": "webhook", "params": {"url": "https://hooks.example.com/crm", "payload": payload}}
+    body = workflow_body(trigger="manual", record_type="", conditions=[], actions=[action])
+    if "k\x00y" not in payload:
+        assert schema_accepts(client_a, body) is accepted
+
+    response = client_a.post(WORKFLOWS, body, format="json")
+
+    assert response.status_code == (201 if accepted else 400), response.content
+    assert count(Workflow, company_a) == (1 if accepted else 0)
+
+
+@pytest.mark.parametrize(
     "overrides",
     [
         {"trigger": "schedule", "schedule_interval_seconds": 3600},

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from messaging.services import email as email_service
 from messaging.services.sms import MAX_BODY_LENGTH
-from tenancy.api.strict import is_canonical_uuid
+from tenancy.api.strict import free_json_object_schema, free_json_problem, is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
 from .records import FieldKind, RecordType, as_number
@@ -148,7 +148,7 @@ ACTIONS_SCHEMA = {
                         "pattern": "^https?://[!-~]+$",
                         "maxLength": 2000,
                     },
-                    "payload": {"type": "object", "additionalProperties": True},
+                    "payload": free_json_object_schema(),
                     "timeout": {"type": "number", "minimum": 1, "maximum": MAX_WEBHOOK_TIMEOUT},
                 },
                 ["url"],
@@ -564,8 +564,9 @@ def _check_webhook(params, record_type):
     if problem:
         problems.append(("url", problem))
     payload = params.get("payload", {})
-    if not isinstance(payload, dict):
-        problems.append(("payload", "The payload is a JSON object."))
+    problem = free_json_problem(payload, object_only=True)
+    if problem:
+        problems.append(("payload", problem))
     else:
         for text in _strings_in(payload):
             problems += _merge_field_problems("payload", text)

@@ -197,6 +197,49 @@ class OneLineTextField(serializers.CharField):
         return ONE_LINE_PATTERN if self.allow_blank else NON_BLANK_ONE_LINE_PATTERN
 
 
+# Free-form JSON a client sends (a webhook action's payload): text without NUL, which PostgreSQL's
+# jsonb cannot hold, in lists and objects nested at most FREE_JSON_DEPTH levels; the schema says so.
+FREE_JSON_DEPTH = 3
+_NO_NUL = {"pattern": r"^[^\x00]*$"}
+
+
+def free_json_schema(depth: int = FREE_JSON_DEPTH) -> dict:
+    """Any JSON value without NUL, with lists and objects nested at most `depth` levels."""
+    members = [{"type": "string", **_NO_NUL, "nullable": True}, {"type": "number"}, {"type": "boolean"}]
+    if depth > 0:
+        members += [
+            {"type": "array", "items": free_json_schema(depth - 1)},
+            free_json_object_schema(depth - 1),
+        ]
+    return {"anyOf": members}
+
+
+def free_json_object_schema(depth: int = FREE_JSON_DEPTH) -> dict:
+    """A JSON object of free_json_schema(depth) values.
+
+    Its keys may not hold NUL either, which OpenAPI 3.0 cannot state (it has no propertyNames).
+    """
+    return {"type": "object", "additionalProperties": free_json_schema(depth)}
+
+
+def free_json_problem(value, depth: int = FREE_JSON_DEPTH, *, object_only: bool = False) -> str | None:
+    """Why a value breaks free_json_schema (or free_json_object_schema), or None."""
+    if object_only and not isinstance(value, dict):
+        return "Must be a JSON object."
+    if object_only:
+        depth += 1  # the object itself is not one of the nested levels
+    if isinstance(value, str):
+        return "Text in this JSON may not contain NUL characters." if "\x00" in value else None
+    if isinstance(value, list | dict):
+        if depth < 1:
+            return f"Lists and objects nest at most {FREE_JSON_DEPTH} levels here."
+        if isinstance(value, dict) and any("\x00" in key for key in value):
+            return "Keys in this JSON may not contain NUL characters."
+        items = value.values() if isinstance(value, dict) else value
+        return next((p for p in (free_json_problem(item, depth - 1) for item in items) if p), None)
+    return None
+
+
 class TenantSerializer(StrictJsonTypesMixin, serializers.Serializer):
     """Base of the API's plain (non-model) serializers: request bodies of actions, and replies."""
 
