@@ -28,7 +28,11 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import REQUEST_SHAPE_PROBES, ComponentInfo
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.transport.requests import REQUESTS_TRANSPORT
+from schemathesis.transport.serialization import Binary
 from schemathesis.transport.wsgi import WSGI_TRANSPORT
 
 from crm.urls import router
@@ -319,13 +323,33 @@ def with_domain_data(case) -> None:
         body = substitute_own_rows(context, case.body)
         body = future_schedule(context, updated_references(context, keys_without_nul(context, body)))
         if isinstance(body, dict) and (case.media_type or "").startswith("multipart/"):
-            # In place: a replaced body is validated again, and that validation takes a multipart
-            # file part (bytes) for a wrong type, turning every upload into a negative case.
+            # In place, and judged here: schemathesis validates a replaced body again but takes a
+            # multipart file part (bytes) for a wrong type, turning every upload into a negative case.
             case.body.update(body)
+            judge_multipart_body(case)
         else:
             case.body = body
     if isinstance(case.query, dict):
         case.query = ordered_period(context, case.query)
+
+
+def judge_multipart_body(case) -> None:
+    """Label a multipart body positive or negative by the schema, a file part read as text of its length."""
+    meta = case.meta
+    probe = getattr(meta.phase.data, "scenario", None) in REQUEST_SHAPE_PROBES
+    if probe or ParameterLocation.BODY not in meta.components:
+        return
+    as_text = {
+        name: "x" * len(part.data) if isinstance(part, Binary) else part for name, part in case.body.items()
+    }
+    valid = case._validate_component(
+        ParameterLocation.BODY, as_text, case.operation.schema.adapter.jsonschema_validator_cls
+    )
+    meta.components[ParameterLocation.BODY] = ComponentInfo(
+        mode=GenerationMode.POSITIVE if valid else GenerationMode.NEGATIVE
+    )
+    positive = all(info.mode.is_positive for info in meta.components.values())
+    meta.generation.mode = GenerationMode.POSITIVE if positive else GenerationMode.NEGATIVE
 
 
 def _model(prefix):
