@@ -334,22 +334,36 @@ def with_domain_data(case) -> None:
 
 
 def judge_multipart_body(case) -> None:
-    """Label a multipart body positive or negative by the schema, a file part read as text of its length."""
+    """Label a multipart body positive or negative by the schema, each part read as the text sent.
+
+    A form part is text: `true` and `5` arrive as such, an empty list sends no part, and a file part
+    counts as text of its length (for minLength).
+    """
     meta = case.meta
     probe = getattr(meta.phase.data, "scenario", None) in REQUEST_SHAPE_PROBES
     if probe or ParameterLocation.BODY not in meta.components:
         return
-    as_text = {
-        name: "x" * len(part.data) if isinstance(part, Binary) else part for name, part in case.body.items()
-    }
+    as_sent = {name: _form_text(part) for name, part in case.body.items() if part != []}
     valid = case._validate_component(
-        ParameterLocation.BODY, as_text, case.operation.schema.adapter.jsonschema_validator_cls
+        ParameterLocation.BODY, as_sent, case.operation.schema.adapter.jsonschema_validator_cls
     )
     meta.components[ParameterLocation.BODY] = ComponentInfo(
         mode=GenerationMode.POSITIVE if valid else GenerationMode.NEGATIVE
     )
     positive = all(info.mode.is_positive for info in meta.components.values())
     meta.generation.mode = GenerationMode.POSITIVE if positive else GenerationMode.NEGATIVE
+
+
+def _form_text(part):
+    """What a generated form value arrives as: the text of each part (a list when repeated)."""
+    if isinstance(part, list):
+        texts = [_form_text(item) for item in part]
+        return texts[0] if len(texts) == 1 else texts
+    if isinstance(part, Binary):
+        return "x" * len(part.data)
+    if isinstance(part, bytes):
+        return "x" * len(part)
+    return part if isinstance(part, str) else json.dumps(part)
 
 
 def _model(prefix):

@@ -215,3 +215,13 @@ def test_company_users_requests_write_no_audit_log(side, other, company_clients,
 
     assert [response.status_code for response in responses] == [200, 200, 200, 201, 200]
     assert not AuditLog.objects.exists()
+
+
+def test_a_super_admin_has_no_company_and_the_schema_says_it_may_be_null(admin_client_api):
+    """/me answers company null for a platform super admin, as the published schema allows."""
+    me = admin_client_api.get("/api/auth/me")
+    schema = admin_client_api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    assert me.status_code == 200, me.content
+    assert me.json()["company"] is None and me.json()["is_platform_admin"] is True
+    assert schema["Me"]["properties"]["company"]["nullable"] is True

@@ -48,7 +48,9 @@ class CompanySummarySerializer(StrictJsonTypesMixin, serializers.ModelSerializer
 
 
 class MeSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
-    company = CompanySummarySerializer(read_only=True)
+    company = CompanySummarySerializer(
+        read_only=True, allow_null=True, help_text="null for a platform super admin."
+    )
     is_platform_admin = serializers.BooleanField(read_only=True)
 
     class Meta:
