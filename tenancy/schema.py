@@ -1,9 +1,11 @@
 """OpenAPI description of the tenant JWT authentication and of the error answers every operation gives."""
 
+import inspect
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
-from .api.strict import OneLineTextField, decimal_pattern
+from .api.strict import OneLineTextField, StrictJsonTypesMixin, TenantSerializer, decimal_pattern
 from .patterns import WHITESPACE
 
 
@@ -137,9 +139,20 @@ def _walk_strings(schema: dict) -> None:
             _walk_strings(child)
 
 
+def inherited_descriptions() -> set[str]:
+    """Docstrings of the API's base serializers, which a serializer without its own inherits."""
+    from .api.base import TenantModelSerializer
+
+    bases = (StrictJsonTypesMixin, TenantSerializer, TenantModelSerializer)
+    return {inspect.cleandoc(base.__doc__) for base in bases if base.__doc__}
+
+
 def document_error_responses(result, generator, request, public):
     """Postprocessing hook: each operation's error answers, and the input rules of lists and bodies."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    for component in result["components"]["schemas"].values():
+        if component.get("description") in inherited_descriptions():
+            del component["description"]  # a base class's docstring says nothing about this body
     for name in request_component_names(result):
         _walk_strings(result["components"]["schemas"][name])
     reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}

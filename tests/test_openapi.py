@@ -171,3 +171,16 @@ def test_the_spelled_out_whitespace_is_what_the_server_trims():
     whitespace = re.compile(f"[{WHITESPACE}]")
     differ = [hex(c) for c in range(0x110000) if bool(whitespace.fullmatch(chr(c))) != chr(c).isspace()]
     assert differ == []
+
+
+def test_no_component_is_described_by_a_base_serializers_docstring(schema):
+    """A serializer without a docstring of its own gets no description, not its base class's."""
+    descriptions = [
+        component.get("description", "") for component in schema["components"]["schemas"].values()
+    ]
+    assert not [
+        d
+        for d in descriptions
+        if d.startswith(("Base of the API's", "Refuses, per field", "Model serializer whose"))
+    ]
+    assert "A customer organisation." in descriptions
