@@ -27,6 +27,7 @@ from tenancy.api import (
 )
 from tenancy.api.auth import DetailSerializer
 from tenancy.filters import IsoDateTimeFilter
+from tenancy.patterns import UUID
 
 from . import services
 from .models import File, Folder
@@ -34,12 +35,11 @@ from .models import File, Folder
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 TOP_LEVEL = "root"
 TOP_LEVEL_SPELLINGS = {"root", "null", "none", "top"}
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TOP_LEVEL = "|".join(
     "".join(f"[{c.upper()}{c}]" for c in spelling) for spelling in sorted(TOP_LEVEL_SPELLINGS)
 )  # any case, spelled without inline flags so every regular-expression dialect reads it
 # Exact, like every typed query value (tenancy.filters refuses one with spaces around it).
-FOLDER_REFERENCE_PATTERN = rf"^({_UUID}|{_TOP_LEVEL})$"
+FOLDER_REFERENCE_PATTERN = rf"^({UUID}|{_TOP_LEVEL})$"
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 BINARY_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes, as an attachment.")

@@ -150,8 +150,9 @@ def inherited_descriptions() -> set[str]:
 def document_error_responses(result, generator, request, public):
     """Postprocessing hook: each operation's error answers, and the input rules of lists and bodies."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    inherited = inherited_descriptions()
     for component in result["components"]["schemas"].values():
-        if component.get("description") in inherited_descriptions():
+        if component.get("description") in inherited:
             del component["description"]  # a base class's docstring says nothing about this body
     for name in request_component_names(result):
         _walk_strings(result["components"]["schemas"][name])

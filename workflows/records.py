@@ -25,6 +25,9 @@ from rest_framework import serializers
 from tenancy.api.strict import decimal_pattern, is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
+# A date as JSON carries it, YYYY-MM-DD.
+DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
+
 
 class FieldKind:
     """How a field's values are compared and validated."""
@@ -150,10 +153,7 @@ class RecordType:
             if value is None:
                 return None
             related = model_field.related_model
-            try:
-                related_id = uuid.UUID(str(value))
-            except ValueError:
-                raise ValidationError("Give the id (UUID) of a record of this company.") from None
+            related_id = uuid.UUID(value)  # json_type_problem checked its form
             if related is get_user_model():
                 exists = scoped_choices(related).filter(pk=related_id).exists()
             else:
@@ -182,7 +182,7 @@ def json_type_problem(schema: dict, value) -> str | None:
         return "Give the value as text (a string)."
     if schema.get("format") == "uuid":
         return None if is_canonical_uuid(value) else "Give the id (UUID) of a record of this company."
-    if schema.get("format") == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if schema.get("format") == "date" and not re.fullmatch(DATE_TEXT, value):
         return "Give the date as YYYY-MM-DD."
     if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
         return 'Give a decimal number as text, such as "1250.00".'

@@ -26,7 +26,7 @@ from messaging.services.sms import MAX_BODY_LENGTH
 from tenancy.api.strict import free_json_object_schema, free_json_problem, is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
-from .records import FieldKind, RecordType, as_number
+from .records import DATE_TEXT, FieldKind, RecordType, as_number
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "changed", "changed_to")
 ORDERING_OPS = ("gt", "gte", "lt", "lte")
@@ -44,7 +44,6 @@ PAYLOAD_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$
 WAIT_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
 SCALAR = (str, int, float, bool, type(None))
 NUMBER_TEXT = r"^-?\d{1,20}(\.\d{1,10})?$"
-DATE_TEXT = r"^\d{4}-\d{2}-\d{2}$"
 
 _ANY_VALUE = {"description": "A string, number, boolean or null; a list for `in`."}
 

@@ -29,6 +29,7 @@ from tenancy.filters import (
     boolean_query_parameter,
     refuse_unknown_query_parameters,
 )
+from tenancy.patterns import UUID
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -36,7 +37,7 @@ from ..services import sms
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 # A company number named by its id or by the number itself (E.164); the schema states the same pattern.
 phone_number_reference = RegexValidator(
-    r"^(\+[1-9]\d{1,14}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+    rf"^({e164.regex.pattern.strip('^$')}|{UUID})$",
     "Name a company number by its id or in E.164 form, e.g. +14155550100.",
 )
 
