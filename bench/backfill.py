@@ -213,7 +213,11 @@ class Probes:
 def run_once(name: str, method: str) -> dict:
     """One run of `method` ("batched" or "single_update") on a freshly reset table, with its probes."""
     reset(name)
-    environment = {**os.environ, "DATABASE_URL": database_url(name), "DJANGO_SETTINGS_MODULE": "crm.settings"}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(name),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
     environment.pop("MIGRATION_DATABASE_URL", None)
     with Probes(name) as probes:
         finished = subprocess.run(  # noqa: S603 (this interpreter and module, a fixed argument)

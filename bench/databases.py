@@ -63,7 +63,7 @@ class ManageRun:
     output: str
 
 
-def manage(*args: str, database: str, settings: str = "crm.settings", **env: str) -> ManageRun:
+def manage(*args: str, database: str, settings: str = "config.settings", **env: str) -> ManageRun:
     """Run `manage.py <args>` against a bench database as its owner; raise with its output if it fails."""
     environment = {
         **os.environ,

@@ -241,7 +241,7 @@ def connect_django(database_url: str) -> None:
 
     # Static files are not collected for benchmarks; whitenoise would warn about it on every setup.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.apps import apps
 
     if not apps.ready:

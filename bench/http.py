@@ -1,6 +1,6 @@
 """HTTP throughput: gunicorn on this machine, two companies' clients interleaved on loopback.
 
-gunicorn serves `crm.wsgi` as in production (DEBUG off, the application role, so row-level security
+gunicorn serves `config.wsgi` as in production (DEBUG off, the application role, so row-level security
 applies and the startup role check runs; persistent database connections; Redis for the cache)
 against the bench dataset. The load generator (bench/loadgen.py, asyncio, one process) keeps a fixed
 number of requests in flight, alternating the large company's owner and a small company's owner,
@@ -70,7 +70,7 @@ class ServerConfig:
 
     def arguments(self, port: int) -> list[str]:
         return [
-            *("-m", "gunicorn", "crm.wsgi:application", "--bind", f"{HOST}:{port}"),
+            *("-m", "gunicorn", "config.wsgi:application", "--bind", f"{HOST}:{port}"),
             *("--worker-class", self.worker_class, "--workers", str(self.workers)),
             *("--threads", str(self.threads), "--keep-alive", "30", "--timeout", "60"),
             *("--backlog", "2048", "--log-level", "warning"),
@@ -201,7 +201,7 @@ class Server:
         dropped = {"MIGRATION_DATABASE_URL", "DATABASE_URL"}
         environment = {key: value for key, value in os.environ.items() if key not in dropped}
         environment.update(
-            DJANGO_SETTINGS_MODULE="crm.settings",
+            DJANGO_SETTINGS_MODULE="config.settings",
             DATABASE_URL=dataset.app_database_url,
             # Connections outlive every run (production keeps them 60 s), so no reconnect lands in a window.
             DB_CONN_MAX_AGE="600",

@@ -52,7 +52,7 @@ def list_endpoints() -> list[ListEndpoint]:
     page; `resolve` keeps those that do. Actions whose path takes more than the parent's key
     (`executions/<id>`) read one row and are left out.
     """
-    from crm.urls import router
+    from config.urls import router
 
     endpoints = []
     for prefix, viewset, _ in router.registry:

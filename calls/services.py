@@ -15,10 +15,10 @@ import requests
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from core.outbox import claim_queued
 from crm.services import contact_for_phone
 from messaging.models import Direction, Notification, PhoneNumber
 from messaging.services.notifications import notify
@@ -128,10 +128,7 @@ def start_click_to_call(user, *, contact=None, to: str = "", from_number: str = 
 
 def place_call(call_id: str) -> None:
     """Ring the caller's phone through Twilio, which then connects them to the contact; once per call."""
-    claimed = Call.objects.filter(pk=call_id, status=Status.QUEUED).update(
-        status=Status.INITIATED, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    if claimed != 1:
+    if not claim_queued(Call, call_id, to_status=Status.INITIATED):
         return
     call = Call.objects.select_related("user").get(pk=call_id)
     agent_phone = call.user.phone if call.user is not None else ""

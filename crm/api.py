@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.strict import NullForBlankMixin
+from core.text import WHITESPACE
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
-from tenancy.api.strict import NullForBlankMixin
-from tenancy.patterns import WHITESPACE
 
 from .filters import CONTACT_SEARCH_FIELDS, AccountFilter, ContactFilter, DealFilter
 from .models import Account, Contact, Deal, currency_code

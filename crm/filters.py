@@ -2,7 +2,7 @@
 
 import django_filters
 
-from tenancy.filters import IsoDateTimeFilter, NumberFilter
+from core.api.filters import IsoDateTimeFilter, NumberFilter
 
 from .models import Account, Contact, Deal
 

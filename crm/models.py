@@ -6,9 +6,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from core.validators import currency_code, e164
 from tenancy.models import TenantModel
-
-from .validators import currency_code, e164
 
 
 class Account(TenantModel):

@@ -25,16 +25,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api import (
-    StrictJsonTypesMixin,
-    TenantModelSerializer,
-    TenantSerializer,
-    TenantViewSet,
-    as_api_error,
-)
-from tenancy.api.auth import DetailSerializer
+from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer, as_api_error
+from core.api.filters import IsoDateTimeFilter
+from tenancy.api import TenantModelSerializer, TenantViewSet
 from tenancy.context import company_context
-from tenancy.filters import IsoDateTimeFilter
 
 from . import services
 from .models import Document, DocumentSignature
@@ -123,12 +117,12 @@ class DocumentSerializer(TenantModelSerializer):
         return services.update_document(instance, **validated_data)
 
 
-class DocumentSignerSerializer(TenantSerializer):
+class DocumentSignerSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
 
 
-class DocumentSendSerializer(TenantSerializer):
+class DocumentSendSerializer(StrictSerializer):
     """Signers in signing order; the document's contact signs when none is named."""
 
     signers = DocumentSignerSerializer(
@@ -146,7 +140,7 @@ class DocumentSendSerializer(TenantSerializer):
     )
 
 
-class DocumentVoidSerializer(TenantSerializer):
+class DocumentVoidSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
@@ -282,7 +276,7 @@ class LinkRefused(APIException):
         super().__init__(refusal.message)
 
 
-class PublicSignatureSerializer(TenantSerializer):
+class PublicSignatureSerializer(StrictSerializer):
     """What a signing link shows its signer."""
 
     document_name = serializers.CharField()
@@ -323,7 +317,7 @@ def public_data(signature: DocumentSignature, token: str) -> dict:
     ).data
 
 
-class SignRequestSerializer(TenantSerializer):
+class SignRequestSerializer(StrictSerializer):
     """A typed name, a drawn signature (PNG data URL), or both."""
 
     typed_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -332,7 +326,7 @@ class SignRequestSerializer(TenantSerializer):
     )
 
 
-class DeclineRequestSerializer(TenantSerializer):
+class DeclineRequestSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_DECLINE_REASON)
 
 

@@ -25,11 +25,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.exceptions import StateConflict
 from files import services as file_services
 from messaging.models import Notification
 from messaging.services import email as email_service
 from messaging.services.notifications import notify
-from tenancy.exceptions import StateConflict
 from tenancy.resolution import company_owning
 
 from .models import Document, DocumentSignature

@@ -18,16 +18,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api import (
-    BadRequest,
-    TenantModelSerializer,
-    TenantRelatedField,
-    TenantSerializer,
-    TenantViewSet,
-)
-from tenancy.api.auth import DetailSerializer
-from tenancy.filters import IsoDateTimeFilter
-from tenancy.patterns import UUID
+from core.api import BadRequest, DetailSerializer, StrictSerializer
+from core.api.filters import IsoDateTimeFilter
+from core.text import UUID
+from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from . import services
 from .models import File, Folder
@@ -38,7 +32,7 @@ TOP_LEVEL_SPELLINGS = {"root", "null", "none", "top"}
 _TOP_LEVEL = "|".join(
     "".join(f"[{c.upper()}{c}]" for c in spelling) for spelling in sorted(TOP_LEVEL_SPELLINGS)
 )  # any case, spelled without inline flags so every regular-expression dialect reads it
-# Exact, like every typed query value (tenancy.filters refuses one with spaces around it).
+# Exact, like every typed query value (core.api.filters refuses one with spaces around it).
 FOLDER_REFERENCE_PATTERN = rf"^({UUID}|{_TOP_LEVEL})$"
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -202,7 +196,7 @@ class FolderSerializer(TenantModelSerializer):
         )
 
 
-class FolderNodeSerializer(TenantSerializer):
+class FolderNodeSerializer(StrictSerializer):
     """A folder in the tree, with the folders inside it."""
 
     id = serializers.UUIDField()
@@ -274,7 +268,7 @@ class NonEmptyFileField(serializers.FileField):
     """An uploaded file of at least one byte (an empty one is refused), as the schema states."""
 
 
-class FileUploadSerializer(TenantSerializer):
+class FileUploadSerializer(StrictSerializer):
     """A multipart upload: the file, and optionally its folder and a name to store it under."""
 
     file = NonEmptyFileField(help_text="The content, at least one byte; its type is sniffed from the bytes.")
@@ -288,7 +282,7 @@ class FileUploadSerializer(TenantSerializer):
     )
 
 
-class DownloadLinkSerializer(TenantSerializer):
+class DownloadLinkSerializer(StrictSerializer):
     url = serializers.URLField(help_text="Public link; anyone holding it may download until it expires.")
     expires_at = serializers.DateTimeField()
 

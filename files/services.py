@@ -19,10 +19,10 @@ from django.core.files.base import File as StoredContent
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 
+from core.exceptions import StateConflict
+from core.text import WHITESPACE
 from tenancy.context import company_context, require_company_id
-from tenancy.exceptions import StateConflict
 from tenancy.models import Company
-from tenancy.patterns import WHITESPACE
 
 from .models import File, Folder
 

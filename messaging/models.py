@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from crm.encryption import EncryptedTextField
-from crm.validators import e164
+from core.encryption import EncryptedTextField
+from core.validators import e164
 from tenancy.models import TenantModel
 
 account_sid = RegexValidator(r"^AC[0-9a-fA-F]{32}$", "A Twilio account SID is AC followed by 32 hex digits.")

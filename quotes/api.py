@@ -9,16 +9,11 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm.validators import currency_code
-from tenancy.api import (
-    StrictJsonTypesMixin,
-    TenantModelSerializer,
-    TenantSerializer,
-    TenantViewSet,
-)
-from tenancy.api.auth import DetailSerializer
+from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
+from core.api.filters import IntegerFilter, IsoDateTimeFilter, NumberFilter
+from core.validators import currency_code
+from tenancy.api import TenantModelSerializer, TenantViewSet
 from tenancy.context import current_scope
-from tenancy.filters import IntegerFilter, IsoDateTimeFilter, NumberFilter
 
 from . import services
 from .models import Quote, QuoteLineItem
@@ -116,12 +111,12 @@ class QuoteSerializer(TenantModelSerializer):
         return services.update_quote(instance, **validated_data)
 
 
-class SignerSerializer(TenantSerializer):
+class SignerSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
 
 
-class SendForSignatureSerializer(TenantSerializer):
+class SendForSignatureSerializer(StrictSerializer):
     signers = SignerSerializer(
         many=True,
         required=False,

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from crm.validators import currency_code
+from core.validators import currency_code
 from tenancy.models import TenantModel
 
 USER = settings.AUTH_USER_MODEL

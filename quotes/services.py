@@ -37,8 +37,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.exceptions import StateConflict
 from crm import services as crm_services
-from tenancy.exceptions import StateConflict
 
 from .models import Quote, QuoteLineItem
 

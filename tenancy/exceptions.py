@@ -1,6 +1,4 @@
-"""Errors raised when tenant isolation would be broken, and the one services raise for a state conflict."""
-
-from django.core.exceptions import ValidationError
+"""Errors raised when tenant isolation would be broken."""
 
 
 class TenancyError(Exception):
@@ -13,10 +11,3 @@ class NoTenantContext(TenancyError):
 
 class CrossTenantWrite(TenancyError):
     """A write would store a row of another company, or point at one."""
-
-
-class StateConflict(ValidationError):
-    """A service refuses an action because of the record's current state (answered 409, not 400).
-
-    A ValidationError, so forms and the admin show it like any other refused rule.
-    """

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from crm.validators import e164
+from core.validators import e164
 
 from .context import NO_CONTEXT_HELP, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from crm import analytics
+from analytics import reports
 from crm.models import Deal
 from tenancy.context import all_companies, company_context
 
@@ -332,10 +332,10 @@ def test_report_computes_exact_decimals(company_a, company_b, user_a, user_b):
     """The figures are exact Decimals: weighted pipeline, averages and rates are not floats."""
     seed_company_a(company_a, user_a)
     seed_company_b(company_b, user_b)
-    period = analytics.Period.parse(MARCH["from"], MARCH["to"])
+    period = reports.Period.parse(MARCH["from"], MARCH["to"])
 
     with company_context(company_a):
-        [entry] = analytics.report(period)
+        [entry] = reports.report(period)
 
     pipeline = entry["pipeline"]
     assert entry["company"] == {"id": company_a.id, "name": "Company A"}
@@ -443,9 +443,9 @@ def seed_rows(company, user, count: int) -> None:
 
 def count_queries(scope, django_assert_max_num_queries) -> tuple[int, list]:
     """The queries one report takes inside `scope`, at most one per family of figures."""
-    period = analytics.Period.parse(None, None)
+    period = reports.Period.parse(None, None)
     with scope(), django_assert_max_num_queries(9) as captured:
-        entries = analytics.report(period)
+        entries = reports.report(period)
     return len(captured), entries
 
 

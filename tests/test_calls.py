@@ -7,8 +7,8 @@ import pytest
 
 from calls.models import Call
 from calls.tasks import place_call
+from core.tasks import requeue_stalled_sends
 from messaging.models import Notification
-from messaging.tasks.outbox import requeue_stalled_sends
 from messaging.twilio import public_url
 from tenancy.context import company_context
 

@@ -48,11 +48,11 @@ SEED = 7
 SERVER_ENV = {"gunicorn-threads": {"DB_CONN_MAX_AGE": "60"}, "uvicorn-asgi": {"DB_CONN_MAX_AGE": "0"}}
 SERVERS = {
     "gunicorn-threads": lambda port: [
-        *("-m", "gunicorn", "crm.wsgi:application", "--workers", "1", "--threads", "8"),
+        *("-m", "gunicorn", "config.wsgi:application", "--workers", "1", "--threads", "8"),
         *("--bind", f"127.0.0.1:{port}", "--keep-alive", "30", "--timeout", "60"),
     ],
     "uvicorn-asgi": lambda port: [
-        *("-m", "uvicorn", "crm.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
+        *("-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
         *("--workers", "1", "--lifespan", "off", "--timeout-keep-alive", "30", "--no-access-log"),
     ],
 }
@@ -122,7 +122,7 @@ def start_server(kind: str, log_path: Path, **extra_env: str) -> tuple[subproces
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "DATABASE_URL"}}
     env.update(
-        DJANGO_SETTINGS_MODULE="crm.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=database_url_of_this_test(),
         DEBUG="false",
         TENANCY_ALLOW_RLS_BYPASS="false",

@@ -9,9 +9,9 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
 
+from core.tasks import requeue_stalled_sends
 from messaging.models import Email, Notification
 from messaging.tasks.email import send_email
-from messaging.tasks.outbox import requeue_stalled_sends
 from tenancy.context import company_context
 
 from .factories import ContactFactory, DealFactory, EmailFactory, EmailTemplateFactory, UserFactory

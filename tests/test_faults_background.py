@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-from crm.celery import app
+from config.celery import app
+from core.outbox import requeue_stalled_sends
 from crm.models import Deal
 from messaging.models import Notification, SmsMessage
-from messaging.tasks.outbox import requeue_stalled_sends
 from messaging.tasks.sms import send_sms
 from tenancy.context import company_context
 from workflows import services as workflow_services
@@ -75,7 +75,7 @@ def broker():
 
 @pytest.fixture
 def workers(broker, tmp_path):
-    """Starts `celery -A crm worker` processes (solo pool by default) on this test's database and Redis."""
+    """Starts `celery -A config worker` processes (solo pool by default) on this test's database and Redis."""
     started: list[subprocess.Popen] = []
 
     def start(*, pool: str = "solo", **env) -> tuple[subprocess.Popen, Path]:
@@ -88,7 +88,16 @@ def workers(broker, tmp_path):
             "TWILIO_DRY_RUN": "true",
             **env,
         }
-        command = [sys.executable, "-m", "celery", "-A", "crm", "worker", f"--pool={pool}", "--concurrency=1"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--pool={pool}",
+            "--concurrency=1",
+        ]
         command += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
         with log.open("wb") as output:
             # A session of its own, so a test can kill the worker with its pool processes at once.

@@ -80,7 +80,7 @@ def served(cluster, request, tmp_path):
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {**base_env(server.url(APP_ROLE)), "DB_CONN_MAX_AGE": str(request.param)}
-    command = [sys.executable, "-m", "gunicorn", "crm.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", "1", "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", "60"]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 (a fixed command)

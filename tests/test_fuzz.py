@@ -35,9 +35,9 @@ from schemathesis.transport.requests import REQUESTS_TRANSPORT
 from schemathesis.transport.serialization import Binary
 from schemathesis.transport.wsgi import WSGI_TRANSPORT
 
-from crm.urls import router
+from config.urls import router
+from core.text import is_canonical_uuid
 from messaging.models import EmailTemplate, PhoneNumber
-from tenancy.api.strict import is_canonical_uuid
 from tenancy.auth import issue_tokens
 from tenancy.context import company_context
 from tenancy.models import User

@@ -3,8 +3,8 @@
 import pytest
 from django.db import transaction
 
+from config.urls import router
 from crm.api import AccountViewSet, ContactViewSet, DealViewSet
-from crm.urls import router
 from messaging.api.sms import SmsConversationViewSet
 from tenancy.api import TenantViewSet
 

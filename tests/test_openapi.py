@@ -7,7 +7,7 @@ import yaml
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from tenancy.patterns import WHITESPACE
+from core.text import WHITESPACE
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 

@@ -21,7 +21,7 @@ PROBE = (
 def settings_under(env: dict) -> dict:
     """Load the settings in a fresh interpreter with exactly the given environment variables."""
     clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    clean.update(env, DJANGO_SETTINGS_MODULE="crm.settings")
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     out = subprocess.run(  # noqa: S603 (runs this interpreter on a fixed probe)
         [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
     )

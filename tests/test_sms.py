@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from crm.celery import app as celery_app
+from config.celery import app as celery_app
+from core.tasks import requeue_stalled_sends
 from crm.models import Contact
 from messaging.models import Notification, SmsMessage
-from messaging.tasks.outbox import requeue_stalled_sends
 from messaging.tasks.sms import send_sms
 from tenancy.context import company_context
 

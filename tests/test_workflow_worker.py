@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.db import connection
 
-from crm.celery import app
+from config.celery import app
 from crm.models import Deal
 from messaging.models import Notification
 from tenancy.context import company_context
@@ -66,7 +66,7 @@ def _reset_broker_connections() -> None:
 
 @pytest.fixture
 def celery_worker(redis_url, transactional_db, tmp_path):
-    """A `celery -A crm worker` on a queue of its own, on this test's database; this process sends to it."""
+    """A `celery -A config worker` on its own queue, on this test's database; this process sends to it."""
     queue = f"test-workflows-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
     env = {
@@ -76,7 +76,7 @@ def celery_worker(redis_url, transactional_db, tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "WORKFLOW_WEBHOOK_ALLOW_PRIVATE": "true",
     }
-    command = [sys.executable, "-m", "celery", "-A", "crm", "worker", "--pool=solo", "--concurrency=1"]
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1"]
     command += ["-Q", queue, "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with log.open("wb") as output:
         worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 (a fixed command)

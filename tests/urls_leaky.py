@@ -2,9 +2,9 @@
 
 from django.urls import include, re_path
 
-from crm.urls import handler404, handler500
-from crm.urls import urlpatterns as project_urlpatterns
-from tenancy.routers import OptionalSlashRouter
+from config.urls import handler404, handler500
+from config.urls import urlpatterns as project_urlpatterns
+from core.api.routers import OptionalSlashRouter
 
 from .leaky import LEAKY_ROUTES
 

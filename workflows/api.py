@@ -13,15 +13,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from tenancy.api import (
-    BadRequest,
-    Conflict,
-    TenantModelSerializer,
-    TenantSerializer,
-    TenantViewSet,
-)
-from tenancy.api.auth import DetailSerializer
-from tenancy.filters import BooleanFilter
+from core.api import BadRequest, Conflict, DetailSerializer, StrictSerializer
+from core.api.filters import BooleanFilter
+from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from . import services
 from .models import StepStatus, Workflow, WorkflowExecution
@@ -213,7 +207,7 @@ def _combinations():
     yield [str(Workflow.Trigger.SCHEDULE)], None, "cron"
 
 
-class StepSerializer(TenantSerializer):
+class StepSerializer(StrictSerializer):
     """One step of an execution's log."""
 
     index = serializers.IntegerField()
@@ -256,7 +250,7 @@ class WorkflowExecutionSerializer(TenantModelSerializer):
         read_only_fields = fields
 
 
-class WorkflowExecutionPageSerializer(TenantSerializer):
+class WorkflowExecutionPageSerializer(StrictSerializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
@@ -273,7 +267,7 @@ class WorkflowExecutionDetailSerializer(WorkflowExecutionSerializer):
         read_only_fields = fields
 
 
-class RunRequestSerializer(TenantSerializer):
+class RunRequestSerializer(StrictSerializer):
     record_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="The record to act on (workflows with a record type)."
     )
@@ -290,7 +284,7 @@ class TestRequestSerializer(RunRequestSerializer):
     )
 
 
-class ConditionResultSerializer(TenantSerializer):
+class ConditionResultSerializer(StrictSerializer):
     field = serializers.CharField()
     op = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
@@ -300,7 +294,7 @@ class ConditionResultSerializer(TenantSerializer):
     )
 
 
-class ActionPreviewSerializer(TenantSerializer):
+class ActionPreviewSerializer(StrictSerializer):
     index = serializers.IntegerField()
     type = serializers.CharField()
     would = serializers.JSONField(
@@ -313,13 +307,13 @@ class ActionPreviewSerializer(TenantSerializer):
     error = serializers.CharField(allow_blank=True, help_text="Why the step would fail, if it would.")
 
 
-class DryRunSerializer(TenantSerializer):
+class DryRunSerializer(StrictSerializer):
     conditions_met = serializers.BooleanField()
     conditions = ConditionResultSerializer(many=True)
     actions = ActionPreviewSerializer(many=True)
 
 
-class SecretSerializer(TenantSerializer):
+class SecretSerializer(StrictSerializer):
     secret = serializers.CharField(
         help_text="HMAC-SHA256 key of X-CRM-Signature on inbound and outbound webhooks; keep it private."
     )

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from crm.encryption import EncryptedTextField
+from core.encryption import EncryptedTextField
 from tenancy.models import TenantModel
 
 USER = settings.AUTH_USER_MODEL

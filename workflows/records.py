@@ -22,7 +22,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 
-from tenancy.api.strict import decimal_pattern, is_canonical_uuid
+from core.api.strict import decimal_pattern
+from core.text import is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
 # A date as JSON carries it, YYYY-MM-DD.

@@ -21,9 +21,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.api.strict import free_json_object_schema, free_json_problem
+from core.text import is_canonical_uuid
 from messaging.services import email as email_service
 from messaging.services.sms import MAX_BODY_LENGTH
-from tenancy.api.strict import free_json_object_schema, free_json_problem, is_canonical_uuid
 from tenancy.scoping import scoped_choices
 
 from .records import DATE_TEXT, FieldKind, RecordType, as_number

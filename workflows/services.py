@@ -23,10 +23,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.exceptions import StateConflict
 from messaging.models import Notification
 from messaging.services.notifications import notify
 from tenancy.context import company_context
-from tenancy.exceptions import NoTenantContext, StateConflict
+from tenancy.exceptions import NoTenantContext
 from tenancy.tasks import enqueue_after_commit
 
 from . import actions

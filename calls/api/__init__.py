@@ -6,17 +6,12 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.api import Conflict, StrictSerializer
+from core.api.filters import BooleanFilter, IsoDateTimeFilter
+from core.validators import e164
 from crm.models import Contact
-from crm.validators import e164
 from messaging.models import Direction
-from tenancy.api import (
-    Conflict,
-    TenantModelSerializer,
-    TenantRelatedField,
-    TenantSerializer,
-    TenantViewSet,
-)
-from tenancy.filters import BooleanFilter, IsoDateTimeFilter
+from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from .. import services
 from ..models import Call
@@ -59,7 +54,7 @@ class CallSerializer(TenantModelSerializer):
         return services.update_call(instance, changes=validated_data)
 
 
-class CallCreateSerializer(TenantSerializer):
+class CallCreateSerializer(StrictSerializer):
     """Click-to-call: your phone rings first, then Twilio connects you to the contact or number."""
 
     contact = TenantRelatedField(

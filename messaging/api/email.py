@@ -10,19 +10,17 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm.models import Contact, Deal
-from tenancy.api import (
+from core.api import (
     NON_BLANK_ONE_LINE_PATTERN,
     BadRequest,
     Conflict,
+    DetailSerializer,
     OneLineTextField,
-    TenantModelSerializer,
-    TenantRelatedField,
-    TenantSerializer,
-    TenantViewSet,
+    StrictSerializer,
 )
-from tenancy.api.auth import DetailSerializer
-from tenancy.filters import IsoDateTimeFilter
+from core.api.filters import IsoDateTimeFilter
+from crm.models import Contact, Deal
+from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from ..models import Email, EmailCampaign, EmailTemplate
 from ..services import email as email_service
@@ -60,7 +58,7 @@ class EmailTemplateSerializer(TenantModelSerializer):
         return email_service.save_template(instance, **validated_data)
 
 
-class MergeFieldSerializer(TenantSerializer):
+class MergeFieldSerializer(StrictSerializer):
     placeholder = serializers.CharField(
         help_text="What to write in a template, e.g. {{ contact.first_name }}."
     )
@@ -68,12 +66,12 @@ class MergeFieldSerializer(TenantSerializer):
     label = serializers.CharField()
 
 
-class TemplatePreviewRequestSerializer(TenantSerializer):
+class TemplatePreviewRequestSerializer(StrictSerializer):
     contact = TenantRelatedField(model=Contact, required=False, allow_null=True)
     deal = TenantRelatedField(model=Deal, required=False, allow_null=True)
 
 
-class RenderedEmailSerializer(TenantSerializer):
+class RenderedEmailSerializer(StrictSerializer):
     subject = serializers.CharField()
     body_text = serializers.CharField()
     body_html = serializers.CharField(allow_blank=True)
@@ -149,7 +147,7 @@ class EmailSerializer(TenantModelSerializer):
         read_only_fields = fields
 
 
-class EmailComposeSerializer(TenantSerializer):
+class EmailComposeSerializer(StrictSerializer):
     """A new e-mail: a recipient (to_email or contact) and either a template or a subject and body."""
 
     to_email = serializers.EmailField(
@@ -276,7 +274,7 @@ class EmailViewSet(TenantViewSet):
 # Campaigns
 
 
-class CampaignCountsSerializer(TenantSerializer):
+class CampaignCountsSerializer(StrictSerializer):
     queued = serializers.IntegerField()
     sending = serializers.IntegerField()
     sent = serializers.IntegerField()
@@ -354,24 +352,24 @@ class EmailCampaignSerializer(TenantModelSerializer):
         return email_service.save_campaign(instance, **validated_data)
 
 
-class CampaignScheduleSerializer(TenantSerializer):
+class CampaignScheduleSerializer(StrictSerializer):
     scheduled_at = serializers.DateTimeField(help_text="When to send; must be in the future.")
 
 
-class CampaignRecipientPageSerializer(TenantSerializer):
+class CampaignRecipientPageSerializer(StrictSerializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = EmailSerializer(many=True, help_text="The campaign's e-mails, one per recipient.")
 
 
-class RecipientPreviewSerializer(TenantSerializer):
+class RecipientPreviewSerializer(StrictSerializer):
     contact = serializers.UUIDField()
     full_name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class RecipientPreviewPageSerializer(TenantSerializer):
+class RecipientPreviewPageSerializer(StrictSerializer):
     count = serializers.IntegerField(help_text="How many addresses the campaign would reach.")
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)

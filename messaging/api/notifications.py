@@ -6,8 +6,9 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenancy.api import TenantModelSerializer, TenantSerializer, TenantViewSet
-from tenancy.filters import BooleanFilter, IsoDateTimeFilter
+from core.api import StrictSerializer
+from core.api.filters import BooleanFilter, IsoDateTimeFilter
+from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from ..models import Notification
 from ..services import notifications as services
@@ -29,11 +30,11 @@ class NotificationSerializer(TenantModelSerializer):
         return notification.read_at is not None
 
 
-class UnreadCountSerializer(TenantSerializer):
+class UnreadCountSerializer(StrictSerializer):
     unread = serializers.IntegerField(help_text="How many of the user's notifications are unread.")
 
 
-class MarkedSerializer(TenantSerializer):
+class MarkedSerializer(StrictSerializer):
     marked = serializers.IntegerField(help_text="How many notifications were marked read.")
 
 

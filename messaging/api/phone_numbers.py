@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.filters import BooleanFilter
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
-from tenancy.filters import BooleanFilter
 
 from ..models import PhoneNumber
 from ..services import phone_numbers as services

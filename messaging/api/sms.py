@@ -14,22 +14,17 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from crm.models import Contact
-from crm.validators import e164
-from tenancy.api import (
-    SingleCompanyWritesMixin,
-    TenantModelSerializer,
-    TenantRelatedField,
-    TenantSerializer,
-    TenantViewSet,
-)
-from tenancy.filters import (
+from core.api import StrictSerializer
+from core.api.filters import (
     BooleanFilter,
     IsoDateTimeFilter,
     boolean_query_parameter,
     refuse_unknown_query_parameters,
 )
-from tenancy.patterns import UUID
+from core.text import UUID
+from core.validators import e164
+from crm.models import Contact
+from tenancy.api import SingleCompanyWritesMixin, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -201,7 +196,7 @@ class SmsMessageViewSet(TenantViewSet):
         return queryset.select_related("contact")
 
 
-class SmsConversationSerializer(TenantSerializer):
+class SmsConversationSerializer(StrictSerializer):
     """One conversation: a contact's texts, or a remote number's texts linked to no contact."""
 
     key = serializers.CharField(
@@ -218,7 +213,7 @@ class SmsConversationSerializer(TenantSerializer):
     message_count = serializers.IntegerField()
 
 
-class SmsConversationReadSerializer(TenantSerializer):
+class SmsConversationReadSerializer(StrictSerializer):
     marked_read = serializers.IntegerField(help_text="How many inbound texts were marked read.")
 
 

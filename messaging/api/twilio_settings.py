@@ -5,7 +5,8 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenancy.api import Conflict, TenantModelSerializer, TenantSerializer, TenantViewSet
+from core.api import Conflict, StrictSerializer
+from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from ..models import TwilioSettings
 from ..services import twilio_settings as services
@@ -55,7 +56,7 @@ class NewTwilioSettingsSerializer(TwilioSettingsSerializer):
     )
 
 
-class ConnectionResultSerializer(TenantSerializer):
+class ConnectionResultSerializer(StrictSerializer):
     """The outcome of a connection test."""
 
     ok = serializers.BooleanField(help_text="Whether Twilio accepted the stored credentials.")

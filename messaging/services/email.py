@@ -23,10 +23,11 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.filters import SearchFilter, search_smart_split
 
+from core.exceptions import StateConflict
+from core.outbox import claim_queued
+from core.text import UUID_MESSAGE, is_canonical_uuid
 from crm.filters import CONTACT_SEARCH_FIELDS, ContactFilter
 from crm.models import Contact, Deal
-from tenancy.api.strict import UUID_MESSAGE, is_canonical_uuid
-from tenancy.exceptions import StateConflict
 
 from ..models import Email, EmailCampaign, EmailTemplate, Notification
 from .notifications import notify
@@ -337,10 +338,7 @@ def deliver_email(email_id, *, connection=None) -> Email | None:
     The row is claimed atomically (queued -> sending), so a redelivered or re-queued task, or a
     deleted or cancelled e-mail, sends nothing.
     """
-    claimed = Email.objects.filter(pk=email_id, status=Email.Status.QUEUED).update(
-        status=Email.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    if not claimed:
+    if not claim_queued(Email, email_id, to_status=Email.Status.SENDING):
         return None
     email = Email.objects.select_related("user").get(pk=email_id)
     message_id = _message_id()

@@ -5,7 +5,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from tenancy.patterns import WHITESPACE
+from core.text import WHITESPACE
 from tenancy.resolution import company_owning
 
 from ..models import PhoneNumber

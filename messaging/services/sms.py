@@ -11,9 +11,10 @@ from django.db.models.functions import Cast, Coalesce, Concat, RowNumber
 from django.utils import timezone
 from twilio.base.exceptions import TwilioRestException
 
+from core.exceptions import StateConflict
+from core.outbox import claim_queued
+from core.validators import e164
 from crm import services as crm_services
-from crm.validators import e164
-from tenancy.exceptions import StateConflict
 from tenancy.tasks import enqueue_after_commit
 
 from ..models import Direction, Notification, PhoneNumber, SmsMessage
@@ -131,10 +132,7 @@ def status_callback_url(our_number: str) -> str:
 
 def deliver(message_id) -> SmsMessage | None:
     """Hand one queued text to Twilio, once: the row is claimed first, so a redelivered task does nothing."""
-    claimed = SmsMessage.objects.filter(pk=message_id, status=SmsMessage.Status.QUEUED).update(
-        status=SmsMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    if claimed != 1:
+    if not claim_queued(SmsMessage, message_id, to_status=SmsMessage.Status.SENDING):
         return None
     message = SmsMessage.objects.select_related("user", "contact").get(pk=message_id)
     if (message.contact is not None and message.contact.sms_opted_out) or crm_services.sms_opted_out(

@@ -1,5 +1,5 @@
 """Celery tasks of messaging; each module's tasks are registered when this package is imported."""
 
-from . import email, outbox, sms
+from . import email, sms
 
-__all__ = ["email", "outbox", "sms"]
+__all__ = ["email", "sms"]

@@ -12,9 +12,10 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
+
 from ..auth import TenantJWTAuthentication, check_user_may_hold_token, issue_tokens, revoke_access_token
 from ..models import Company, User
-from .strict import StrictJsonTypesMixin, TenantSerializer
 
 
 class LoginThrottle(SimpleRateThrottle):
@@ -59,12 +60,12 @@ class MeSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LoginSerializer(TenantSerializer):
+class LoginSerializer(StrictSerializer):
     email = serializers.EmailField(write_only=True)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
 
 
-class TokenPairSerializer(TenantSerializer):
+class TokenPairSerializer(StrictSerializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     token_type = serializers.CharField()
@@ -75,12 +76,8 @@ class LoginResponseSerializer(TokenPairSerializer):
     user = MeSerializer()
 
 
-class RefreshSerializer(TenantSerializer):
+class RefreshSerializer(StrictSerializer):
     refresh_token = serializers.CharField(write_only=True, max_length=4096)
-
-
-class DetailSerializer(TenantSerializer):
-    detail = serializers.CharField()
 
 
 def _refresh_token_or_401(raw: str) -> RefreshToken:

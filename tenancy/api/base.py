@@ -3,49 +3,20 @@
 import logging
 import uuid
 
-from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
-from django.db.models import ProtectedError
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions, serializers, status, viewsets
-from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.exceptions import APIException
+
+from core.api.errors import BadRequest
+from core.api.errors import exception_handler as core_exception_handler
+from core.api.schema import register_base_serializer
+from core.api.strict import OPTIONAL_FORMATTED_FIELDS, StrictJsonTypesMixin
 
 from ..context import current_scope
-from ..exceptions import CrossTenantWrite, NoTenantContext, StateConflict
-from ..parsers import RequestBodyTooLarge
+from ..exceptions import CrossTenantWrite, NoTenantContext
 from ..scoping import scoped_choices
-from .strict import OPTIONAL_FORMATTED_FIELDS, StrictJsonTypesMixin
 
 logger = logging.getLogger("tenancy")
-
-
-class BadRequest(APIException):
-    """A 400 whose `detail` is one sentence."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "bad_request"
-
-
-class Conflict(APIException):
-    """A 409: the action does not fit the record's current state."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def as_api_error(error: DjangoValidationError) -> APIException:
-    """A service's refusal as a 4xx: 409 for a state conflict, else 400 per field or one `detail`.
-
-    The exception handler applies it to every ValidationError a view lets through, so views call
-    services without wrapping them.
-    """
-    if isinstance(error, StateConflict):
-        return Conflict(" ".join(error.messages))
-    if hasattr(error, "error_dict"):
-        return ValidationError(error.message_dict)
-    return BadRequest(" ".join(error.messages))
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField):
@@ -102,6 +73,9 @@ class TenantModelSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
             field_kwargs["model"] = relation_info.related_model
             field_kwargs.pop("queryset")
         return field_class, field_kwargs
+
+
+register_base_serializer(TenantModelSerializer)
 
 
 class SingleCompanyWritesMixin:
@@ -161,34 +135,11 @@ class TenantViewSet(SingleCompanyWritesMixin, viewsets.ModelViewSet):
 
 
 def exception_handler(exc, context):
-    """DRF errors as JSON with a `detail`, and tenancy or model errors as 4xx instead of 500."""
+    """Tenancy errors as 4xx (a cross-company reference is a 400, no company a 403), then core's mapping."""
     if isinstance(exc, CrossTenantWrite):
         logger.error("cross-company write refused: %s", exc)
         exc = BadRequest("A referenced record does not exist.")
     elif isinstance(exc, NoTenantContext):
         exc = APIException("No company is selected for this request.")
         exc.status_code = status.HTTP_403_FORBIDDEN
-    elif isinstance(exc, DjangoValidationError):
-        exc = as_api_error(exc)
-    elif isinstance(exc, RequestDataTooBig):
-        # Django's form parsing refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE; DRF would answer 500.
-        exc = RequestBodyTooLarge()
-    elif isinstance(exc, DataError):
-        # A value the column cannot hold that validation let through: the caller's input, never a 500.
-        logger.error("data error answered 400: %s", exc)
-        exc = BadRequest("A value in this request cannot be stored; check its text and numbers.")
-    elif isinstance(exc, IntegrityError):
-        # A constraint caught what the services did not check first: still the caller's conflict, never a
-        # 500; logged as an error because a service should have refused it with a clearer message.
-        logger.error("integrity error answered 409: %s", exc)
-        exc = Conflict("This change conflicts with data already stored; reload and try again.")
-    elif isinstance(exc, ProtectedError):
-        return Response(
-            {"detail": "This record is still referenced by other records and cannot be deleted."},
-            status=status.HTTP_409_CONFLICT,
-        )
-    response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, list):
-        # A bare list of messages (a non-field error raised as a list) still answers with `detail`.
-        response.data = {"detail": " ".join(str(message) for message in response.data)}
-    return response
+    return core_exception_handler(exc, context)

@@ -21,12 +21,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from calls.models import Call
+from crm.models import Deal
 from messaging.models import Direction, Email, EmailCampaign, SmsMessage
 from quotes.models import Quote
 from tenancy.context import current_company_id
 from tenancy.models import Company
-
-from .models import Deal
 
 DEFINITIONS = """\
 - Days are calendar days in the site's time zone; a range is inclusive at both ends.

@@ -7,12 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from calls import api as calls_api
+from core.api.routers import OptionalSlashRouter
 from crm import api as crm_api
 from documents import api as documents_api
 from files import api as files_api
 from messaging import api as messaging_api
 from quotes import api as quotes_api
-from tenancy.routers import OptionalSlashRouter
 from workflows import api as workflows_api
 
 router = OptionalSlashRouter()
@@ -35,7 +35,7 @@ urlpatterns = [
     re_path(r"^api/twilio/voice/", include("calls.urls")),
     re_path(r"^api/public/files/", include("files.urls")),
     re_path(r"^api/public/workflows/", include("workflows.urls")),
-    re_path(r"^api/analytics", include("crm.analytics_api")),
+    re_path(r"^api/analytics", include("analytics.api")),
     path("", include("documents.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     re_path(

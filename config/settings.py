@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "core",
     "tenancy",
     "crm",
     "calls",
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "quotes",
     "workflows",
     "files",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -64,9 +66,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "crm.urls"
-WSGI_APPLICATION = "crm.wsgi.application"
-ASGI_APPLICATION = "crm.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 # API paths answer with and without a trailing slash themselves; no redirects.
 APPEND_SLASH = False
 
@@ -175,20 +177,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "tenancy.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "tenancy.filters.StrictDjangoFilterBackend",
+        "core.api.filters.StrictDjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "tenancy.filters.StrictOrderingFilter",
+        "core.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
-        "tenancy.renderers.SurrogateSafeJSONRenderer",
+        "core.api.renderers.SurrogateSafeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     # Bodies are JSON, which carries null, numbers and booleans as the schema types them; only the
     # file upload takes multipart (files.api.FileViewSet).
-    "DEFAULT_PARSER_CLASSES": ["tenancy.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.BoundedJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.exception_handler",
@@ -226,7 +228,7 @@ SPECTACULAR_SETTINGS = {
     "DEFAULT_QUERY_MANAGER": "_base_manager",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tenancy.schema.document_error_responses",
+        "core.api.schema.document_error_responses",
     ],
     # Many models have a `status`; each choice set gets a stable, readable schema name.
     "ENUM_NAME_OVERRIDES": {

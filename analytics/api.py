@@ -1,6 +1,6 @@
 """REST API of the analytics: /api/analytics (the summary), /summary, /pipeline and /activity.
 
-Mounted under ^api/analytics in crm.urls; every path answers with and without a trailing slash.
+Mounted under ^api/analytics in config.urls; every path answers with and without a trailing slash.
 """
 
 from django.urls import re_path
@@ -10,13 +10,12 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import BadRequest, DetailSerializer, StrictSerializer
+from crm.models import Deal
 from messaging.models import EmailCampaign
-from tenancy.api import BadRequest, TenantSerializer
-from tenancy.api.auth import DetailSerializer
 from tenancy.context import current_company_id
 
-from . import analytics
-from .models import Deal
+from . import reports
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
 RATE = {"max_digits": 5, "decimal_places": 4, "allow_null": True}
@@ -31,14 +30,14 @@ SCOPE_HELP = (
 # Figures
 
 
-class CompanyRefSerializer(TenantSerializer):
+class CompanyRefSerializer(StrictSerializer):
     """The company whose figures these are."""
 
     id = serializers.UUIDField()
     name = serializers.CharField()
 
 
-class CurrencyTotalSerializer(TenantSerializer):
+class CurrencyTotalSerializer(StrictSerializer):
     """Records of one currency: amounts in different currencies are never added together."""
 
     currency = serializers.CharField(help_text="ISO 4217 code, e.g. USD.")
@@ -52,7 +51,7 @@ class OpenPipelineSerializer(CurrencyTotalSerializer):
     weighted_value = serializers.DecimalField(**MONEY, help_text="Sum of amount x stage probability.")
 
 
-class StageReachSerializer(TenantSerializer):
+class StageReachSerializer(StrictSerializer):
     """How many of the deals created in the range reached a funnel stage or a later one."""
 
     stage = serializers.ChoiceField(choices=Deal.Stage.choices)
@@ -60,7 +59,7 @@ class StageReachSerializer(TenantSerializer):
     rate = serializers.DecimalField(**RATE, help_text="reached / created; null when none was created.")
 
 
-class ConversionSerializer(TenantSerializer):
+class ConversionSerializer(StrictSerializer):
     """The funnel of the deals created in the range."""
 
     created = serializers.IntegerField(help_text="Deals created in the range.")
@@ -72,14 +71,14 @@ class ConversionSerializer(TenantSerializer):
     )
 
 
-class QuoteFiguresSerializer(TenantSerializer):
+class QuoteFiguresSerializer(StrictSerializer):
     """Quotes sent and accepted in the range, per currency."""
 
     sent = CurrencyTotalSerializer(many=True, help_text="Quotes whose sent_at is in the range.")
     accepted = CurrencyTotalSerializer(many=True, help_text="Quotes whose accepted_at is in the range.")
 
 
-class PipelineSerializer(TenantSerializer):
+class PipelineSerializer(StrictSerializer):
     """Deals and quotes: the open pipeline now, and what was won, lost, converted and quoted in the range."""
 
     open = OpenPipelineSerializer(many=True, help_text="Open deals now, whatever the range.")
@@ -95,7 +94,7 @@ class PipelineSerializer(TenantSerializer):
     quotes = QuoteFiguresSerializer()
 
 
-class UserCallsSerializer(TenantSerializer):
+class UserCallsSerializer(StrictSerializer):
     """One user's calls."""
 
     user = serializers.UUIDField(allow_null=True, help_text="Null for calls that belong to nobody.")
@@ -105,7 +104,7 @@ class UserCallsSerializer(TenantSerializer):
     answered = serializers.IntegerField(help_text="Calls a person picked up.")
 
 
-class CallFiguresSerializer(TenantSerializer):
+class CallFiguresSerializer(StrictSerializer):
     """Calls created in the range, in total and per user (most calls first)."""
 
     count = serializers.IntegerField()
@@ -114,7 +113,7 @@ class CallFiguresSerializer(TenantSerializer):
     per_user = UserCallsSerializer(many=True)
 
 
-class SmsFiguresSerializer(TenantSerializer):
+class SmsFiguresSerializer(StrictSerializer):
     """Texts created in the range."""
 
     sent = serializers.IntegerField(help_text="Outbound texts sent or delivered.")
@@ -122,13 +121,13 @@ class SmsFiguresSerializer(TenantSerializer):
     received = serializers.IntegerField(help_text="Inbound texts.")
 
 
-class EmailFiguresSerializer(TenantSerializer):
+class EmailFiguresSerializer(StrictSerializer):
     """E-mails sent in the range (sent_at), campaign e-mails included."""
 
     sent = serializers.IntegerField()
 
 
-class CampaignFiguresSerializer(TenantSerializer):
+class CampaignFiguresSerializer(StrictSerializer):
     """One campaign started in the range, with the results of its e-mails."""
 
     id = serializers.UUIDField()
@@ -142,7 +141,7 @@ class CampaignFiguresSerializer(TenantSerializer):
     failed = serializers.IntegerField()
 
 
-class ActivitySerializer(TenantSerializer):
+class ActivitySerializer(StrictSerializer):
     """Calls, texts, e-mails and campaigns of the range."""
 
     calls = CallFiguresSerializer()
@@ -157,7 +156,7 @@ SECTION_SERIALIZERS = {"pipeline": PipelineSerializer, "activity": ActivitySeria
 # Reports
 
 
-class PeriodSerializer(TenantSerializer):
+class PeriodSerializer(StrictSerializer):
     """Whose figures these are, and the inclusive range of days they cover."""
 
     scope = serializers.ChoiceField(choices=[("company", "One company"), ("all_companies", "All companies")])
@@ -204,9 +203,9 @@ class Report:
             resource_type_field_name="scope",
         )
 
-    def data(self, period: analytics.Period) -> dict:
+    def data(self, period: reports.Period) -> dict:
         """The figures of the companies in scope, serialized for the response."""
-        entries = analytics.report(period, sections=self.sections)
+        entries = reports.report(period, sections=self.sections)
         head = {"from": period.first_day, "to": period.last_day}
         if current_company_id() is None:
             return self.every_company({"scope": "all_companies", **head, "companies": entries}).data
@@ -222,13 +221,13 @@ RANGE_PARAMETERS = [
         "from",
         OpenApiTypes.DATE,
         description="First day, inclusive (YYYY-MM-DD); default: 29 days before `to`.",
-        pattern=analytics.DAY_PATTERN,
+        pattern=reports.DAY_PATTERN,
     ),
     OpenApiParameter(
         "to",
         OpenApiTypes.DATE,
         description="Last day, inclusive (YYYY-MM-DD); default: today.",
-        pattern=analytics.DAY_PATTERN,
+        pattern=reports.DAY_PATTERN,
     ),
 ]
 
@@ -237,7 +236,7 @@ def analytics_schema(report: Report, summary: str):
     """The OpenAPI description of an analytics endpoint answering with `report`."""
     return extend_schema(
         summary=summary,
-        description=f"{SCOPE_HELP}\n\n{analytics.DEFINITIONS}",
+        description=f"{SCOPE_HELP}\n\n{reports.DEFINITIONS}",
         parameters=RANGE_PARAMETERS,
         responses={200: report.schema, 400: DetailSerializer},
         tags=["analytics"],
@@ -252,8 +251,8 @@ class AnalyticsView(APIView):
 
     def respond(self, request) -> Response:
         try:
-            period = analytics.Period.parse(request.query_params.get("from"), request.query_params.get("to"))
-        except analytics.InvalidPeriod as error:
+            period = reports.Period.parse(request.query_params.get("from"), request.query_params.get("to"))
+        except reports.InvalidPeriod as error:
             raise BadRequest(str(error)) from error
         return Response(self.report.data(period))
 

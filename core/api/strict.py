@@ -3,21 +3,27 @@
 DRF coerces generously (`1` becomes `"1"` for a text field, `"true"` and `1` become `True`, `"5"`
 becomes `5`), so a client that sends the wrong type gets a silently different record instead of an
 error, and the schema stops describing what the API accepts. Every serializer of the API inherits
-`StrictJsonTypesMixin` (through `TenantSerializer` or `TenantModelSerializer`); multipart uploads,
+`StrictJsonTypesMixin` (through `StrictSerializer` or `TenantModelSerializer`); multipart uploads,
 whose parts are all text, are left to DRF's own parsing.
 """
 
 import re
-import uuid
 from decimal import Decimal
 
 from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from ..patterns import WHITESPACE
-
-UUID_MESSAGE = "Must be a UUID such as 123e4567-e89b-12d3-a456-426614174000."
+from ..text import (
+    NO_NUL_PATTERN,
+    NUL,
+    NUL_IN_JSON_MESSAGE,
+    NUL_IN_TEXT_MESSAGE,
+    UUID_MESSAGE,
+    WHITESPACE,
+    holds_nul,
+    is_canonical_uuid,
+)
 
 # Fields whose JSON form is a string, by the schema drf-spectacular writes for them.
 TEXT_FIELDS = (
@@ -84,7 +90,7 @@ def json_type_error(field: serializers.Field, value) -> str | None:
         return _text_error(field, value)
     if isinstance(field, serializers.JSONField):
         # PostgreSQL's jsonb cannot hold NUL, in a key or a value: refused here rather than a 500.
-        return "Text in this JSON may not contain NUL characters." if _holds_nul(value) else None
+        return NUL_IN_JSON_MESSAGE if holds_nul(value) else None
     if isinstance(field, serializers.ManyRelatedField):
         return _list_error(field.child_relation, value)
     if isinstance(field, serializers.ListField):
@@ -100,8 +106,8 @@ def json_type_error(field: serializers.Field, value) -> str | None:
 
 def _text_error(field, value: str) -> str | None:
     """The schema's NUL refusal and maxLength, on the text as sent (a field may clean it into another)."""
-    if "\x00" in value and isinstance(field, serializers.CharField):
-        return "Null characters are not allowed."
+    if NUL in value and isinstance(field, serializers.CharField):
+        return NUL_IN_TEXT_MESSAGE
     limit = getattr(field, "max_length", None)
     if limit is not None and len(value) > limit:
         return f"Ensure this field has no more than {limit} characters."
@@ -112,16 +118,6 @@ def _decimal_example(field: serializers.DecimalField) -> str:
     return "12." + "5" * field.decimal_places if field.decimal_places else "12"
 
 
-def _holds_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
-
-
 def _list_error(child: serializers.Field, value) -> str | None:
     if not isinstance(value, list):
         return "Must be a list."
@@ -130,16 +126,6 @@ def _list_error(child: serializers.Field, value) -> str | None:
         if error is not None:
             return f"Item {position}: {error}"
     return None
-
-
-def is_canonical_uuid(value) -> bool:
-    """A UUID string in its hyphenated form, as the schema's `format: uuid` has it."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 class StrictJsonTypesMixin:
@@ -200,7 +186,7 @@ class OneLineTextField(serializers.CharField):
 # Free-form JSON a client sends (a webhook action's payload): text without NUL, which PostgreSQL's
 # jsonb cannot hold, in lists and objects nested at most FREE_JSON_DEPTH levels; the schema says so.
 FREE_JSON_DEPTH = 3
-_NO_NUL = {"pattern": r"^[^\x00]*$"}
+_NO_NUL = {"pattern": NO_NUL_PATTERN}
 
 
 def free_json_schema(depth: int = FREE_JSON_DEPTH) -> dict:
@@ -229,18 +215,18 @@ def free_json_problem(value, depth: int = FREE_JSON_DEPTH, *, object_only: bool 
     if object_only:
         depth += 1  # the object itself is not one of the nested levels
     if isinstance(value, str):
-        return "Text in this JSON may not contain NUL characters." if "\x00" in value else None
+        return NUL_IN_JSON_MESSAGE if NUL in value else None
     if isinstance(value, list | dict):
         if depth < 1:
             return f"Lists and objects nest at most {FREE_JSON_DEPTH} levels here."
-        if isinstance(value, dict) and any("\x00" in key for key in value):
+        if isinstance(value, dict) and any(NUL in key for key in value):
             return "Keys in this JSON may not contain NUL characters."
         items = value.values() if isinstance(value, dict) else value
         return next((p for p in (free_json_problem(item, depth - 1) for item in items) if p), None)
     return None
 
 
-class TenantSerializer(StrictJsonTypesMixin, serializers.Serializer):
+class StrictSerializer(StrictJsonTypesMixin, serializers.Serializer):
     """Base of the API's plain (non-model) serializers: request bodies of actions, and replies."""
 
 
