@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from .announcements import announce_record_changed
 from .models import Account, Contact, Deal
 
 # Bookkeeping columns that never count as a change a workflow reacts to.
@@ -22,16 +23,14 @@ def _stored_values(instance) -> dict | None:
 
 
 def _announce_change(instance, before: dict | None) -> dict:
-    """Tell workflows a record was created or changed; returns {field: (old, new)} of what changed."""
+    """Announce that a record was created or changed; returns {field: (old, new)} of what changed."""
     changed = {}
     for field in _tracked_fields(type(instance)):
         new = field.to_python(getattr(instance, field.attname))
         old = None if before is None else before[field.attname]
         if before is None or old != new:
             changed[field.name] = (old, new)
-    from workflows import services as workflow_services  # workflows build on the sales core
-
-    workflow_services.record_changed(instance, created=before is None, changed_fields=changed)
+    announce_record_changed(instance, created=before is None, changed_fields=changed)
     return changed
 
 

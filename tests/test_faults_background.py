@@ -31,7 +31,7 @@ from workflows.models import WorkflowExecution
 from .conftest import DATABASE_OWNER
 from .factories import DealFactory, SmsMessageFactory, TwilioSettingsFactory, WorkflowFactory
 from .faults import ThrowawayRedis, stop_process, wait_for
-from .test_workflow_worker import database_url_of_this_test
+from .workflows.test_workflow_worker import database_url_of_this_test
 
 pytestmark = [
     pytest.mark.faults,

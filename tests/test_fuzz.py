@@ -235,7 +235,7 @@ def _replace_relation_ids(value, names, own, key=None):
 # Rules the schema cannot state (relative to now, or across two parameters), each refused with a 400
 # and tested in its own module: positive examples are brought inside them, negative ones stay as they are.
 def future_schedule(context, body):
-    """A campaign is scheduled in the future (tests/test_email_campaigns.py covers a past time)."""
+    """A campaign is scheduled in the future (tests/messaging/test_email_campaigns.py covers a past time)."""
     if context.operation.path.endswith("/schedule/") and isinstance(body, dict):
         when = _parse_datetime(body.get("scheduled_at"))
         if when is not None and when <= timezone.now():
@@ -244,7 +244,7 @@ def future_schedule(context, body):
 
 
 def ordered_period(context, query):
-    """An analytics range runs forward (tests/test_analytics.py covers `from` after `to`)."""
+    """An analytics range runs forward (tests/analytics/test_analytics.py covers `from` after `to`)."""
     if context.operation.path.startswith("/api/analytics") and isinstance(query, dict):
         first = _parse_date(query.get("from"))
         last = _parse_date(query.get("to")) or timezone.localdate()  # `to` defaults to today
@@ -291,7 +291,7 @@ def updated_references(context, body):
 def keys_without_nul(context, body):
     """Free-form JSON keys hold no NUL: refused (jsonb cannot store it), but OpenAPI 3.0 cannot say so.
 
-    tests/test_workflows.py covers the refusal; here positive and negative cases alike drop the NUL.
+    tests/workflows/test_workflows.py covers the refusal; here positive and negative cases alike drop the NUL.
     """
     if isinstance(body, dict):
         return {

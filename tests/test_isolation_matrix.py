@@ -30,11 +30,11 @@ def tenants(company_a, company_b, user_a, user_b, client_a, client_b):
 # named tests prove for two companies that one never sees or changes the other's data.
 DERIVED_VIEWSETS = {
     SmsConversationViewSet: [
-        "tests/test_sms.py::test_conversations_list_one_entry_per_contact_with_latest_message_and_unread_count",
-        "tests/test_sms.py::test_conversation_messages_are_listed_oldest_first",
-        "tests/test_sms.py::test_conversation_detail_summarises_one_contact_and_one_number",
-        "tests/test_sms.py::test_marking_a_conversation_read_touches_only_its_inbound_texts",
-        "tests/test_sms.py::test_marking_a_number_conversation_read_stays_inside_the_company",
+        "tests/messaging/test_sms.py::test_conversations_list_one_entry_per_contact_with_latest_message_and_unread_count",
+        "tests/messaging/test_sms.py::test_conversation_messages_are_listed_oldest_first",
+        "tests/messaging/test_sms.py::test_conversation_detail_summarises_one_contact_and_one_number",
+        "tests/messaging/test_sms.py::test_marking_a_conversation_read_touches_only_its_inbound_texts",
+        "tests/messaging/test_sms.py::test_marking_a_number_conversation_read_stays_inside_the_company",
     ],
 }
 

@@ -1,11 +1,12 @@
 """Every rule and write of workflows: saving them, triggering them, running and cancelling executions.
 
-Record events reach workflows through one function, `record_changed`, which the sales core's save
-services call; no signal handlers are involved. An execution runs in a Celery task one step at a
-time. Each step is claimed under a lock on the execution row, and the writes of a step (an e-mail
-recorded, a field changed, a notification) commit together with the step's success, so a
-redelivered task never repeats a step that succeeded. Outbound webhooks, which cannot be rolled
-back, are claimed first and settled after the request, outside any transaction.
+Record events reach workflows through one function, `record_changed`, which subscribes to the sales
+core's announcements (crm.announcements) in WorkflowsConfig.ready(); no signal handlers are involved.
+An execution runs in a Celery task one step at a time. Each step is claimed under a lock on the
+execution row, and the writes of a step (an e-mail recorded, a field changed, a notification) commit
+together with the step's success, so a redelivered task never repeats a step that succeeded.
+Outbound webhooks, which cannot be rolled back, are claimed first and settled after the request,
+outside any transaction.
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ class SmsConversationViewSet(SingleCompanyWritesMixin, viewsets.GenericViewSet):
     """Text conversations, one per contact (or per remote number when no contact is linked).
 
     Not a model viewset: every read goes through the SmsMessage and Contact tenant managers, so a
-    company sees only its own conversations (tests/test_sms.py checks it for two companies).
+    company sees only its own conversations (tests/messaging/test_sms.py checks it for two companies).
     """
 
     permission_classes = [permissions.IsAuthenticated]
