@@ -30,9 +30,10 @@ from core.api.filters import IsoDateTimeFilter
 from tenancy.api import TenantModelSerializer, TenantViewSet
 from tenancy.context import company_context
 
-from . import services
+from . import services, signing
 from .models import Document, DocumentSignature
-from .services import Requester, SigningRefused
+from .services import Requester
+from .signing import SigningRefused
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 SIGNATURE_SUMMARY_FIELDS = [
@@ -260,12 +261,12 @@ routes = [("documents", DocumentViewSet, "document")]
 @contextmanager
 def signing_link(token: str) -> Iterator[DocumentSignature | None]:
     """Inside the token's company: its signature, or None for an unknown token (no company is set)."""
-    company_id = services.company_for_signing_token(token)
+    company_id = signing.company_for_signing_token(token)
     if company_id is None:
         yield None
         return
     with company_context(company_id):
-        yield services.signature_for_token(token)
+        yield signing.signature_for_token(token)
 
 
 class LinkRefused(APIException):
@@ -327,7 +328,7 @@ class SignRequestSerializer(StrictSerializer):
 
 
 class DeclineRequestSerializer(StrictSerializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_DECLINE_REASON)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=signing.MAX_DECLINE_REASON)
 
 
 TOKEN_PARAMETER = OpenApiParameter(
@@ -374,7 +375,7 @@ class PublicSignatureView(PublicSigningView):
     def get(self, request, token):
         """The document and signer of a link and where the signature stands; the first look is recorded."""
         with self.signature(token) as signature:
-            signature = services.open_signature(signature, requester=Requester.of(request))
+            signature = signing.open_signature(signature, requester=Requester.of(request))
             return Response(public_data(signature, token))
 
 
@@ -387,7 +388,7 @@ class PublicSignatureDocumentView(PublicSigningView):
     def get(self, request, token):
         """The document's file, for the signer whose turn it is, as long as it is unchanged since sending."""
         with self.signature(token) as signature:
-            file, handle = services.open_document_for_signer(signature, requester=Requester.of(request))
+            file, handle = signing.open_document_for_signer(signature, requester=Requester.of(request))
         response = FileResponse(
             handle,
             content_type=file.content_type or "application/octet-stream",
@@ -415,7 +416,7 @@ class PublicSignView(PublicSigningView):
         body = SignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with self.signature(token) as signature:
-            signature = services.sign(signature, **body.validated_data, requester=Requester.of(request))
+            signature = signing.sign(signature, **body.validated_data, requester=Requester.of(request))
             return Response(public_data(signature, token))
 
 
@@ -431,5 +432,5 @@ class PublicDeclineView(PublicSigningView):
         body = DeclineRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with self.signature(token) as signature:
-            signature = services.decline(signature, **body.validated_data, requester=Requester.of(request))
+            signature = signing.decline(signature, **body.validated_data, requester=Requester.of(request))
             return Response(public_data(signature, token))

@@ -1,15 +1,13 @@
-"""Writes and rules of documents and e-signatures: drafting, sending in order, signing links, outcomes.
+"""Writes and rules of documents and e-signatures, staff side: drafts, sending in order, voiding, expiry.
 
 A signer's link carries a random token; only its SHA-256 is stored. The token is drawn by the task
 that e-mails it, when it is that signer's turn, so it exists nowhere but in that e-mail. Every
-signer of a document shares the document's deadline (`expires_at`, fixed when it is sent).
+signer of a document shares the document's deadline (`expires_at`, fixed when it is sent). What a
+signer does through their link (open, sign, decline) lives in documents.signing.
 
-Rule violations of the staff API are django.core.exceptions.ValidationError (answered with a 400);
-what a public signing link may not do is a SigningRefused carrying its HTTP status (409 or 410).
+Rule violations of the staff API are django.core.exceptions.ValidationError (answered with a 400).
 """
 
-import base64
-import binascii
 import hashlib
 import logging
 import secrets
@@ -30,7 +28,7 @@ from files import services as file_services
 from messaging.models import Notification
 from messaging.services import email as email_service
 from messaging.services.notifications import notify
-from tenancy.resolution import company_owning
+from tenancy.tasks import enqueue_after_commit
 
 from .models import Document, DocumentSignature
 
@@ -39,27 +37,9 @@ logger = logging.getLogger("documents")
 SignatureStatus = DocumentSignature.Status
 MAX_SIGNERS = 20
 MAX_LINK_DAYS = 365
-# A token_urlsafe(32) is 43 characters; anything much longer is not one of ours.
-MAX_TOKEN_LENGTH = 100
-PNG_DATA_URL_PREFIX = "data:image/png;base64,"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SIGNATURE_IMAGE_MAX_BYTES = 200 * 1024
-MAX_DECLINE_REASON = 2000
 # Signatures whose link is (or may be) out with the signer.
 OUTSTANDING = (SignatureStatus.PENDING, SignatureStatus.SENT, SignatureStatus.VIEWED)
-CHANGED_SINCE_SENT = (
-    "The document changed after it was sent, so it cannot be signed; ask the sender for a new one."
-)
 AWAITING_SIGNER = (SignatureStatus.SENT, SignatureStatus.VIEWED)
-
-
-class SigningRefused(Exception):
-    """A signing link may not do what was asked; `status` is the HTTP answer (409 or 410)."""
-
-    def __init__(self, message: str, *, status: int):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -92,17 +72,15 @@ def signing_url(token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}{reverse('documents:sign', args=[token])}"
 
 
-def _event(name: str, requester: Requester, **detail) -> dict:
-    return {
+def append_event(signature: DocumentSignature, name: str, requester: Requester, **detail) -> None:
+    """Add an event to a signature's trail; the caller saves the signature."""
+    event = {
         "event": name,
         "at": timezone.now().isoformat(),
         "ip": requester.ip,
         "user_agent": requester.user_agent,
         **detail,
     }
-
-
-def _append_event(signature: DocumentSignature, event: dict) -> None:
     signature.events = [*signature.events, event]
 
 
@@ -110,7 +88,8 @@ def _state_of(document: Document) -> str:
     return document.get_status_display().lower()
 
 
-def _locked_document(document: Document) -> Document:
+def locked_document(document: Document) -> Document:
+    """The document locked for the transaction (the row alone), with its file and owner."""
     return Document.objects.select_for_update(of=("self",)).select_related("file", "user").get(pk=document.pk)
 
 
@@ -132,7 +111,7 @@ def create_document(*, name: str, file, contact=None, deal=None, user=None, mess
 @transaction.atomic
 def update_document(document: Document, **changes) -> Document:
     """Change a document's details; its file is fixed once it has been sent for signature."""
-    stored = _locked_document(document)
+    stored = locked_document(document)
     new_file = changes.get("file")
     if new_file is not None and new_file.pk != stored.file_id and stored.status != Document.Status.DRAFT:
         raise ValidationError(
@@ -156,9 +135,9 @@ def update_document(document: Document, **changes) -> Document:
 @transaction.atomic
 def delete_document(document: Document, *, user=None) -> None:
     """Soft-delete a document; one out for signature is voided first, so its links stop working."""
-    stored = _locked_document(document)
+    stored = locked_document(document)
     if stored.status == Document.Status.SENT:
-        _void_outstanding(stored, requester=SYSTEM, reason="The document was deleted.", user=user)
+        void_outstanding(stored, requester=SYSTEM, reason="The document was deleted.", user=user)
         stored.status = Document.Status.VOIDED
         stored.save(update_fields=["status", "updated_at"])
     stored.soft_delete()
@@ -224,7 +203,7 @@ def send_for_signature(
     requester: Requester = SYSTEM,
 ) -> Document:
     """Send a draft to its signers in order: the file's SHA-256 is fixed, the first signer is e-mailed."""
-    stored = _locked_document(document)
+    stored = locked_document(document)
     if stored.status != Document.Status.DRAFT:
         raise StateConflict(f"Only a draft can be sent for signature; this document is {_state_of(stored)}.")
     cleaned = clean_signers(signers)
@@ -255,18 +234,18 @@ def send_for_signature(
         for order, signer in enumerate(cleaned, start=1)
     ]
     sender = {"by": user.email} if user is not None else {}
-    _request_signature(signatures[0], stored, requester=requester, **sender)
+    request_signature(signatures[0], stored, requester=requester, **sender)
     return stored
 
 
-def _request_signature(signature: DocumentSignature, document: Document, *, requester, **detail) -> None:
+def request_signature(signature: DocumentSignature, document: Document, *, requester, **detail) -> None:
     """It is this signer's turn: record it as sent and e-mail a fresh link once the transaction commits."""
     signature.status = SignatureStatus.SENT
     signature.sent_at = timezone.now()
     signature.token_hash = None
     signature.token_used_at = None
     signature.token_expires_at = document.expires_at
-    _append_event(signature, _event("sent", requester, **detail))
+    append_event(signature, "sent", requester, **detail)
     signature.save(
         update_fields=[
             "status",
@@ -352,7 +331,7 @@ def _record_send_failure(signature_id, error: str) -> None:
         .select_related("document", "document__user")
         .get(pk=signature_id)
     )
-    _append_event(signature, _event("email_failed", SYSTEM, error=error))
+    append_event(signature, "email_failed", SYSTEM, error=error)
     signature.save(update_fields=["events", "updated_at"])
     notify(
         signature.document.user,
@@ -372,14 +351,14 @@ def resend_signature_requests(document: Document, *, user=None, requester: Reque
 
 
 def _resend(document: Document, *, user, requester: Requester) -> Document:
-    stored = _locked_document(document)
+    stored = locked_document(document)
     if stored.status != Document.Status.SENT:
         raise StateConflict(
             f"Only a document out for signature can be resent; this one is {_state_of(stored)}."
         )
     detail = {"by": user.email} if user is not None else {}
     for signature in stored.signatures.select_for_update().filter(status__in=AWAITING_SIGNER):
-        _append_event(signature, _event("resent", requester, **detail))
+        append_event(signature, "resent", requester, **detail)
         signature.token_hash = None
         signature.save(update_fields=["events", "token_hash", "updated_at"])
         _queue_request_email(signature)
@@ -387,8 +366,7 @@ def _resend(document: Document, *, user, requester: Requester) -> Document:
 
 
 def _queue_request_email(signature: DocumentSignature) -> None:
-    from tenancy.tasks import enqueue_after_commit
-
+    # Breaks the cycle documents.services -> documents.tasks -> documents.services (tasks call services).
     from .tasks import send_signature_request
 
     enqueue_after_commit(
@@ -399,11 +377,12 @@ def _queue_request_email(signature: DocumentSignature) -> None:
 # Voiding and expiry
 
 
-def _void_outstanding(document: Document, *, requester: Requester, reason: str, user=None) -> None:
+def void_outstanding(document: Document, *, requester: Requester, reason: str, user=None) -> None:
+    """Void a locked document's outstanding signatures, so their links stop working."""
     detail = {"reason": reason, **({"by": user.email} if user is not None else {})}
     for signature in document.signatures.select_for_update().filter(status__in=OUTSTANDING):
         signature.status = SignatureStatus.VOIDED
-        _append_event(signature, _event("voided", requester, **detail))
+        append_event(signature, "voided", requester, **detail)
         signature.save(update_fields=["status", "events", "updated_at"])
 
 
@@ -412,14 +391,12 @@ def void_document(
     document: Document, *, user=None, reason: str = "", requester: Requester = SYSTEM
 ) -> Document:
     """Withdraw a document out for signature: every outstanding link stops working."""
-    stored = _locked_document(document)
+    stored = locked_document(document)
     if stored.status != Document.Status.SENT:
         raise StateConflict(
             f"Only a document out for signature can be voided; this one is {_state_of(stored)}."
         )
-    _void_outstanding(
-        stored, requester=requester, reason=reason.strip() or "Voided by the sender.", user=user
-    )
+    void_outstanding(stored, requester=requester, reason=reason.strip() or "Voided by the sender.", user=user)
     stored.status = Document.Status.VOIDED
     stored.save(update_fields=["status", "updated_at"])
     return stored
@@ -429,11 +406,11 @@ def _expire(document: Document) -> None:
     """Mark a locked document and its outstanding signatures expired, and tell the owner."""
     for signature in document.signatures.select_for_update().filter(status__in=OUTSTANDING):
         signature.status = SignatureStatus.EXPIRED
-        _append_event(signature, _event("expired", SYSTEM))
+        append_event(signature, "expired", SYSTEM)
         signature.save(update_fields=["status", "events", "updated_at"])
     document.status = Document.Status.EXPIRED
     document.save(update_fields=["status", "updated_at"])
-    _tell_owner(
+    tell_owner(
         document,
         title=f"{document.name} expired before everyone signed",
         body="Its signing deadline passed. Send a new document if it still needs signing.",
@@ -443,7 +420,7 @@ def _expire(document: Document) -> None:
 @transaction.atomic
 def expire_document(document: Document, *, unless_before=None) -> bool:
     """Expire a document still out for signature (unless its deadline is after `unless_before`)."""
-    stored = _locked_document(document)
+    stored = locked_document(document)
     if stored.status != Document.Status.SENT:
         return False
     if unless_before is not None and (stored.expires_at is None or stored.expires_at > unless_before):
@@ -463,253 +440,7 @@ def expire_overdue_documents() -> int:
     return sum(expire_document_if_overdue(document) for document in overdue.order_by("expires_at"))
 
 
-# Public signing links
-
-
-def company_for_signing_token(token: str):
-    """The company owning a signing token, or None; the one audited cross-company lookup of a link.
-
-    The request is not handed to the audit log: its path holds the token, which must stay unstored.
-    """
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    token_hash = hash_token(token)
-    return company_owning(
-        DocumentSignature, reason=f"public signing link {token_hash[:12]}", token_hash=token_hash
-    )
-
-
-def signature_for_token(token: str) -> DocumentSignature | None:
-    """Inside the token's company: its signature; None when unknown, deleted or the company deactivated."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    signature = (
-        DocumentSignature.objects.select_related("document", "document__file", "company")
-        .filter(token_hash=hash_token(token))
-        .first()
-    )
-    if signature is None or signature.document.is_deleted or not signature.company.is_active:
-        return None
-    return signature
-
-
-def _overdue(signature: DocumentSignature) -> bool:
-    deadline = signature.token_expires_at or signature.document.expires_at
-    return deadline is not None and deadline <= timezone.now()
-
-
-def check_link(signature: DocumentSignature, *, to_act: bool) -> None:
-    """Raise SigningRefused unless the link may be read (to_act=False) or used to act or download.
-
-    A signed or declined link stays readable (its final state) and does nothing more; an expired
-    link marks its signature and document expired.
-    """
-    status = signature.status
-    if status == SignatureStatus.VOIDED or signature.document.status == Document.Status.VOIDED:
-        raise SigningRefused("This signing request was withdrawn by the sender.", status=410)
-    if status == SignatureStatus.EXPIRED:
-        raise SigningRefused("This signing link has expired.", status=410)
-    if status == SignatureStatus.PENDING:
-        raise SigningRefused(
-            "This document is waiting for earlier signers; you will get an e-mail when it is your turn.",
-            status=409,
-        )
-    if status in (SignatureStatus.SIGNED, SignatureStatus.DECLINED):
-        if to_act:
-            raise SigningRefused("This signing link has already been used.", status=410)
-        return
-    if _overdue(signature):
-        expire_document(signature.document)
-        raise SigningRefused("This signing link has expired.", status=410)
-    if signature.document.status != Document.Status.SENT:
-        raise SigningRefused("This document is no longer out for signature.", status=410)
-
-
-def _reload(signature: DocumentSignature) -> DocumentSignature:
-    return DocumentSignature.objects.select_related("document", "document__file", "company").get(
-        pk=signature.pk
-    )
-
-
-def open_signature(signature: DocumentSignature, *, requester: Requester = SYSTEM) -> DocumentSignature:
-    """What the signer's link shows; the first look is recorded as `viewed`."""
-    check_link(signature, to_act=False)
-    if signature.status == SignatureStatus.SENT:
-        _record_first_view(signature, requester)
-        signature = _reload(signature)
-    return signature
-
-
-@transaction.atomic
-def _record_first_view(signature: DocumentSignature, requester: Requester) -> None:
-    locked = DocumentSignature.objects.select_for_update().get(pk=signature.pk)
-    if locked.status != SignatureStatus.SENT:
-        return
-    locked.status = SignatureStatus.VIEWED
-    locked.viewed_at = timezone.now()
-    _append_event(locked, _event("viewed", requester))
-    locked.save(update_fields=["status", "viewed_at", "events", "updated_at"])
-
-
-def open_document_for_signer(signature: DocumentSignature, *, requester: Requester = SYSTEM):
-    """The document's file and its bytes opened for a signer whose turn it is; refused once used."""
-    check_link(signature, to_act=True)
-    if signature.status == SignatureStatus.SENT:
-        _record_first_view(signature, requester)
-    document = signature.document
-    if file_services.current_sha256(document.file) != document.sha256_at_send:
-        raise SigningRefused(CHANGED_SINCE_SENT, status=409)
-    return document.file, file_services.open_file(document.file)
-
-
-def clean_signature_input(*, typed_name: str = "", signature_image: str = "") -> tuple[str, str]:
-    """A typed name and/or a drawn PNG signature, checked; a ValidationError naming the problem."""
-    typed_name = " ".join((typed_name or "").split())
-    signature_image = (signature_image or "").strip()
-    errors = {}
-    if len(typed_name) > DocumentSignature._meta.get_field("typed_name").max_length:
-        errors["typed_name"] = ["A typed name has at most 200 characters."]
-    if signature_image:
-        problem = _png_data_url_problem(signature_image)
-        if problem:
-            errors["signature_image"] = [problem]
-    if not errors and not typed_name and not signature_image:
-        errors["typed_name"] = ["Type your name or draw your signature to sign."]
-    if errors:
-        raise ValidationError(errors)
-    return typed_name, signature_image
-
-
-def _png_data_url_problem(value: str) -> str | None:
-    if not value.startswith(PNG_DATA_URL_PREFIX):
-        return "A drawn signature is a PNG data URL (data:image/png;base64,...)."
-    encoded = value[len(PNG_DATA_URL_PREFIX) :]
-    if len(encoded) > SIGNATURE_IMAGE_MAX_BYTES * 4 // 3 + 4:
-        return f"A drawn signature is at most {SIGNATURE_IMAGE_MAX_BYTES // 1024} KB."
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return "The drawn signature is not valid base64."
-    if len(raw) > SIGNATURE_IMAGE_MAX_BYTES:
-        return f"A drawn signature is at most {SIGNATURE_IMAGE_MAX_BYTES // 1024} KB."
-    if not raw.startswith(PNG_MAGIC):
-        return "The drawn signature is not a PNG image."
-    return None
-
-
-def _locked_for_action(signature: DocumentSignature) -> tuple[Document, DocumentSignature]:
-    """The document, then the signature, locked (always in this order) and checked to act."""
-    document = _locked_document(signature.document)
-    locked = DocumentSignature.objects.select_for_update().get(pk=signature.pk)
-    locked.document = document
-    check_link(locked, to_act=True)
-    return document, locked
-
-
-def sign(
-    signature: DocumentSignature,
-    *,
-    typed_name: str = "",
-    signature_image: str = "",
-    requester: Requester = SYSTEM,
-) -> DocumentSignature:
-    """Sign with a typed name or a drawn image, if the file is unchanged since sending; next signer's turn."""
-    check_link(signature, to_act=True)
-    typed_name, signature_image = clean_signature_input(
-        typed_name=typed_name, signature_image=signature_image
-    )
-    with transaction.atomic():
-        document, locked = _locked_for_action(signature)
-        digest = file_services.current_sha256(document.file)
-        if digest != document.sha256_at_send:
-            logger.warning("document %s changed after sending; signature %s refused", document.pk, locked.pk)
-            raise SigningRefused(
-                CHANGED_SINCE_SENT,
-                status=409,
-            )
-        now = timezone.now()
-        locked.status = SignatureStatus.SIGNED
-        locked.signed_at = now
-        locked.token_used_at = now
-        locked.typed_name = typed_name
-        locked.signature_image = signature_image
-        locked.document_sha256 = digest
-        _append_event(
-            locked,
-            _event("signed", requester, method="drawn" if signature_image else "typed", sha256=digest),
-        )
-        locked.save(
-            update_fields=[
-                "status",
-                "signed_at",
-                "token_used_at",
-                "typed_name",
-                "signature_image",
-                "document_sha256",
-                "events",
-                "updated_at",
-            ]
-        )
-        following = (
-            document.signatures.select_for_update()
-            .filter(status=SignatureStatus.PENDING)
-            .order_by("order")
-            .first()
-        )
-        if following is not None:
-            _request_signature(following, document, requester=SYSTEM, after=locked.signer_email)
-        else:
-            _complete(document)
-    return _reload(locked)
-
-
-def _complete(document: Document) -> None:
-    document.status = Document.Status.COMPLETED
-    document.completed_at = timezone.now()
-    document.save(update_fields=["status", "completed_at", "updated_at"])
-    from quotes import services as quote_services
-
-    # A quote sent for signature through this document is accepted by the last signature.
-    quote_services.accept_quotes_signed_through(document)
-    signers = ", ".join(signature.signer_name for signature in document.signatures.order_by("order"))
-    _tell_owner(document, title=f"{document.name} is signed", body=f"Signed by everyone: {signers}.")
-
-
-def decline(
-    signature: DocumentSignature, *, reason: str = "", requester: Requester = SYSTEM
-) -> DocumentSignature:
-    """Decline to sign: the document is declined and every other outstanding signature voided."""
-    check_link(signature, to_act=True)
-    reason = (reason or "").strip()
-    if len(reason) > MAX_DECLINE_REASON:
-        raise ValidationError({"reason": [f"A reason has at most {MAX_DECLINE_REASON} characters."]})
-    with transaction.atomic():
-        document, locked = _locked_for_action(signature)
-        now = timezone.now()
-        locked.status = SignatureStatus.DECLINED
-        locked.declined_at = now
-        locked.token_used_at = now
-        locked.decline_reason = reason
-        _append_event(locked, _event("declined", requester, reason=reason))
-        locked.save(
-            update_fields=["status", "declined_at", "token_used_at", "decline_reason", "events", "updated_at"]
-        )
-        _void_outstanding(document, requester=SYSTEM, reason=f"{locked.signer_name} declined to sign.")
-        document.status = Document.Status.DECLINED
-        document.save(update_fields=["status", "updated_at"])
-        from quotes import services as quote_services
-
-        # A quote sent for signature through this document is declined with it.
-        quote_services.decline_quotes_signed_through(document)
-        _tell_owner(
-            document,
-            title=f"{locked.signer_name} declined to sign {document.name}",
-            body=f"Reason: {reason}" if reason else "No reason was given.",
-        )
-    return _reload(locked)
-
-
-def _tell_owner(document: Document, *, title: str, body: str) -> None:
+def tell_owner(document: Document, *, title: str, body: str) -> None:
     """Notify the document's owner (or the company's managers) and e-mail them, recorded as queued."""
     for notification in notify(
         document.user, kind=Notification.Kind.INFO, title=title, body=body, target=document

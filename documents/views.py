@@ -11,10 +11,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from . import services
+from . import signing
 from .api import signing_link
 from .models import DocumentSignature
-from .services import Requester, SigningRefused
+from .services import AWAITING_SIGNER, Requester
+from .signing import SigningRefused
 
 TEMPLATE = "documents/sign.html"
 NOT_FOUND = "This signing link is not valid. Check that you opened the whole link from your e-mail."
@@ -30,7 +31,7 @@ class SigningPage(View):
             if signature is None:
                 return self._refused(request, NOT_FOUND, status=404)
             try:
-                signature = services.open_signature(signature, requester=Requester.of(request))
+                signature = signing.open_signature(signature, requester=Requester.of(request))
             except SigningRefused as refusal:
                 return self._refused(request, refusal.message, status=refusal.status, signature=signature)
             return self._page(request, signature, token)
@@ -44,14 +45,14 @@ class SigningPage(View):
                 if choice == "sign":
                     if not request.POST.get("agree"):
                         raise ValidationError({"agree": [AGREE_REQUIRED]})
-                    services.sign(
+                    signing.sign(
                         signature,
                         typed_name=request.POST.get("typed_name", ""),
                         signature_image=request.POST.get("signature_image", ""),
                         requester=Requester.of(request),
                     )
                 elif choice == "decline":
-                    services.decline(
+                    signing.decline(
                         signature, reason=request.POST.get("reason", ""), requester=Requester.of(request)
                     )
                 else:
@@ -70,7 +71,7 @@ class SigningPage(View):
             "document": document,
             "company": signature.company,
             "signers": document.signatures.count(),
-            "can_act": signature.status in services.AWAITING_SIGNER,
+            "can_act": signature.status in AWAITING_SIGNER,
             "document_url": reverse("documents:public-signature-document", args=[token]),
             "errors": [message for messages in (errors or {}).values() for message in messages],
             "field_errors": errors or {},

@@ -378,11 +378,3 @@ def resolve_download_token(token: str, *, max_age: int | None = None) -> File:
     if file is None:
         raise DownloadLinkInvalid("The file behind this link no longer exists.")
     return file
-
-
-def file_for_download_token(token: str, *, max_age: int):
-    """The file a signed token names, read inside the token's company; None when invalid or expired."""
-    try:
-        return resolve_download_token(token, max_age=max_age)
-    except DownloadLinkInvalid:
-        return None

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
 
+from documents.announcements import subscribe_signing_finished
+
 
 class QuotesConfig(AppConfig):
     name = "quotes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # quotes.services imports models, which wait for the app registry.
+        from .services import settle_quotes_signed_through
+
+        subscribe_signing_finished(settle_quotes_signed_through)

@@ -39,8 +39,12 @@ from django.utils import timezone
 
 from core.exceptions import StateConflict
 from crm import services as crm_services
+from documents import services as documents_services
+from documents.models import Document
+from files import services as files_services
 
 from .models import Quote, QuoteLineItem
+from .pdf import render_quote_pdf
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -358,7 +362,7 @@ def decline_quote(quote: Quote) -> Quote:
 
 
 def decline_quotes_signed_through(document) -> list[Quote]:
-    """Decline the quotes sent as this document when a signer declined it (called by documents)."""
+    """Decline the quotes sent as this document when a signer declined it."""
     quotes = list(Quote.objects.select_for_update().filter(document=document, status=Quote.Status.SENT))
     for quote in quotes:
         quote.status = Quote.Status.DECLINED
@@ -381,11 +385,6 @@ def send_for_signature(
     quote: Quote, *, signers: list[dict] | None = None, message: str = "", expires_in_days=None, user=None
 ) -> Quote:
     """Render the quote as a PDF, send it for signature through documents, and mark the quote sent."""
-    from documents import services as documents_services
-    from files import services as files_services
-
-    from .pdf import render_quote_pdf
-
     quote = _locked(quote)
     if quote.status not in (Quote.Status.DRAFT, Quote.Status.SENT):
         raise QuoteRuleError(
@@ -416,7 +415,7 @@ def send_for_signature(
 
 @transaction.atomic
 def accept_quotes_signed_through(document) -> list[Quote]:
-    """Accept the quotes sent as this document once every signer signed (called by documents)."""
+    """Accept the quotes sent as this document once every signer signed."""
     # A signature is the customer's acceptance, even when it lands after the validity date.
     quotes = list(
         Quote.objects.select_for_update().filter(
@@ -424,3 +423,12 @@ def accept_quotes_signed_through(document) -> list[Quote]:
         )
     )
     return [_accept(quote) for quote in quotes]
+
+
+def settle_quotes_signed_through(document, *, outcome: str) -> list[Quote]:
+    """Accept or decline the quotes sent as this document as its signing finished (documents announces it)."""
+    if outcome == Document.Status.COMPLETED:
+        return accept_quotes_signed_through(document)
+    if outcome == Document.Status.DECLINED:
+        return decline_quotes_signed_through(document)
+    return []

@@ -22,7 +22,7 @@ from files.services import MAX_NAME_BYTES, current_sha256, sanitize_filename, si
 from tenancy.context import company_context
 
 from ..factories import FileFactory, FolderFactory
-from ..unscoped import unscoped
+from ..unscoped import stored
 
 FILES = "/api/files"
 PNG = (
@@ -57,12 +57,6 @@ def raw_multipart(filename: str, content: bytes) -> tuple[bytes, str]:
         + f"\r\n--{boundary}--\r\n".encode()
     )
     return body, f"multipart/form-data; boundary={boundary}"
-
-
-def stored(pk) -> File:
-    """The row as stored, deleted or not, read without tenant scoping."""
-    with unscoped():
-        return File._base_manager.get(pk=pk)
 
 
 def file_count(company) -> int:
@@ -107,7 +101,7 @@ def test_upload_stores_the_bytes_with_sniffed_type_size_and_sha256(
     assert body["user"] == str(user_a.pk)
     assert (body["name"], body["content_type"], body["size"]) == ("brochure.pdf", "image/png", len(PNG))
     assert body["sha256"] == hashlib.sha256(PNG).hexdigest()
-    row = stored(body["id"])
+    row = stored(File, body["id"])
     on_disk = Path(storage().path(row.storage_key)).resolve()
     assert on_disk.read_bytes() == PNG
     assert on_disk.is_relative_to(company_directory(tmp_path, company_a))
@@ -285,7 +279,7 @@ def test_a_name_field_with_path_or_control_characters_is_stored_as_a_safe_basena
 
     assert response.status_code == 201, response.content
     assert response.json()["name"] == safe_name
-    row = stored(response.json()["id"])
+    row = stored(File, response.json()["id"])
     on_disk = Path(storage().path(row.storage_key)).resolve()
     assert on_disk.is_relative_to(company_directory(tmp_path, company_a))
     assert on_disk.name == safe_name
@@ -372,7 +366,7 @@ def test_a_name_with_a_nul_character_is_a_400_on_upload_and_rename(client_a, com
     renamed = client_a.patch(f"{FILES}/{file.pk}", {"name": "fi\x00nal.txt"}, format="json")
 
     assert renamed.status_code == 400, renamed.content
-    assert stored(file.pk).name == "draft.txt"
+    assert stored(File, file.pk).name == "draft.txt"
 
 
 # Rename, move, delete
@@ -386,13 +380,13 @@ def test_rename_and_move(client_a, client_b, company_a):
 
     refused = client_b.patch(f"{FILES}/{file.pk}", change, format="json")
     assert refused.status_code == 404
-    assert (stored(file.pk).name, stored(file.pk).folder_id) == ("draft.txt", None)
+    assert (stored(File, file.pk).name, stored(File, file.pk).folder_id) == ("draft.txt", None)
 
     response = client_a.patch(f"{FILES}/{file.pk}", change, format="json")
 
     assert response.status_code == 200, response.content
     assert (response.json()["name"], response.json()["folder"]) == ("final version.txt", str(folder.pk))
-    assert (stored(file.pk).name, stored(file.pk).folder_id) == ("final version.txt", folder.pk)
+    assert (stored(File, file.pk).name, stored(File, file.pk).folder_id) == ("final version.txt", folder.pk)
     moved_back = client_a.patch(f"{FILES}/{file.pk}", {"folder": None}, format="json")
     assert moved_back.json()["folder"] is None
 
@@ -400,14 +394,14 @@ def test_rename_and_move(client_a, client_b, company_a):
 def test_content_fields_cannot_be_changed(client_a, company_a):
     """Type, size and SHA-256 describe the stored bytes: a PATCH naming them leaves them as they were."""
     file = FileFactory(company=company_a, content=b"original")
-    before = stored(file.pk)
+    before = stored(File, file.pk)
 
     response = client_a.patch(
         f"{FILES}/{file.pk}", {"content_type": "text/html", "size": 1, "sha256": "0" * 64}, format="json"
     )
 
     assert response.status_code == 200
-    after = stored(file.pk)
+    after = stored(File, file.pk)
     assert (after.content_type, after.size, after.sha256) == (before.content_type, before.size, before.sha256)
 
 
@@ -416,14 +410,14 @@ def test_delete_hides_the_file_and_keeps_its_bytes(client_a, client_b, company_a
     file = FileFactory(company=company_a, content=b"keep for audit")
 
     assert client_b.delete(f"{FILES}/{file.pk}").status_code == 404
-    assert not stored(file.pk).is_deleted
+    assert not stored(File, file.pk).is_deleted
 
     assert client_a.delete(f"{FILES}/{file.pk}").status_code == 204
 
-    assert stored(file.pk).is_deleted
+    assert stored(File, file.pk).is_deleted
     assert client_a.get(FILES).json()["count"] == 0
     assert client_a.get(f"{FILES}/{file.pk}/download").status_code == 404
-    assert storage().open(stored(file.pk).storage_key).read() == b"keep for audit"
+    assert storage().open(stored(File, file.pk).storage_key).read() == b"keep for audit"
 
 
 # Download
