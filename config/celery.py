@@ -14,6 +14,7 @@ app.autodiscover_tasks()
 @worker_init.connect
 def refuse_rls_bypass_at_worker_start(**kwargs):
     """Workers, like the web processes, refuse a database role that could bypass row-level security."""
+    # This module loads with the settings (config/__init__.py), before the app registry is ready.
     from tenancy.checks import refuse_rls_bypass
 
     refuse_rls_bypass()

@@ -12,7 +12,8 @@ WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 
 # NUL: PostgreSQL's text and jsonb cannot hold it, so no text the API takes may contain it.
 NUL = "\x00"
-NO_NUL_PATTERN = r"^[^\x00]*$"
+NUL_ESCAPE = r"\x00"  # NUL as a pattern's character class names it
+NO_NUL_PATTERN = rf"^[^{NUL_ESCAPE}]*$"
 NUL_IN_TEXT_MESSAGE = "Null characters are not allowed."  # DRF's own wording for its text fields
 NUL_IN_JSON_MESSAGE = "Text in this JSON may not contain NUL characters."
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from .context import company_context, current_scope
+from .context import company_context, current_scope, require_company_id
 from .models import AuditLog, Company, User
 from .scoping import scoped_choices
 
@@ -210,7 +210,7 @@ class CompanyAdmin(admin.ModelAdmin):
         companies = super().get_queryset(request)
         if _is_platform_admin(request):
             return companies
-        return companies.filter(pk=request.user.company_id)
+        return companies.filter(pk=require_company_id())
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -276,12 +276,12 @@ class UserAdmin(DjangoUserAdmin):
         users = super().get_queryset(request)
         if _is_platform_admin(request):
             return users
-        return users.filter(company_id=request.user.company_id)
+        return users.in_current_company()
 
     def save_model(self, request, obj, form, change):
         if not _is_platform_admin(request):
             # Company staff only ever manage users of their own company.
-            obj.company_id = request.user.company_id
+            obj.company_id = require_company_id()
             obj.is_superuser = False
         super().save_model(request, obj, form, change)
 

@@ -1,5 +1,10 @@
 from django.apps import AppConfig
 
+from core import outbox
+
+from .context import all_companies
+from .rls import connect_signals
+
 
 class TenancyConfig(AppConfig):
     name = "tenancy"
@@ -7,11 +12,7 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from core import outbox
-
         from . import checks, schema  # noqa: F401  (registers checks and the OpenAPI extension)
-        from .context import all_companies
-        from .rls import connect_signals
 
         connect_signals()
         # The outbox sweep is a platform job: it reads every company's queued sends, audited by reason,

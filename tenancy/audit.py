@@ -2,6 +2,8 @@
 
 import logging
 
+from .models import AuditLog
+
 logger = logging.getLogger("tenancy.audit")
 
 
@@ -12,8 +14,6 @@ def client_ip(request) -> str | None:
 
 def record_access(*, action: str, reason: str, actor=None, company_id=None, request=None) -> None:
     """Write one audit entry for a cross-company access, before the access happens."""
-    from .models import AuditLog
-
     actor = actor if getattr(actor, "is_authenticated", False) else None
     AuditLog.objects.create(
         action=action,

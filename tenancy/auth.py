@@ -1,6 +1,6 @@
 """JWT bearer authentication bound to the user's company, and the tokens it accepts."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -62,8 +62,6 @@ def _revoked_key(jti: str) -> str:
 
 def revoke_access_token(token) -> None:
     """Refuse an access token from now until it would have expired (used on logout)."""
-    from datetime import datetime
-
     remaining = int(token["exp"] - datetime.now(tz=UTC).timestamp())
     if remaining > 0:
         cache.set(_revoked_key(token["jti"]), True, timeout=remaining)

@@ -1,8 +1,12 @@
 """Refuse to serve when the application's database role could bypass row-level security."""
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection as default_connection
+
+from .rls import tenant_models_in_state
 
 FIX_HINT = (
     "Connect DATABASE_URL as the application role (no superuser, no BYPASSRLS, owning no table) and "
@@ -13,10 +17,6 @@ FIX_HINT = (
 
 def rls_bypass_problems(connection) -> list[str]:
     """Why the role of this PostgreSQL connection could read or change every company's rows."""
-    from django.apps import apps
-
-    from .rls import tenant_models_in_state
-
     tables = [model._meta.db_table for model in tenant_models_in_state(apps)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -49,8 +49,6 @@ def _enforced(connection) -> bool:
 
 def refuse_rls_bypass(connection=None) -> None:
     """Raise ImproperlyConfigured at startup when production settings connect as a bypassing role."""
-    from django.db import connection as default_connection
-
     at_startup = connection is None
     connection = connection or default_connection
     if not _enforced(connection):
@@ -67,11 +65,9 @@ def refuse_rls_bypass(connection=None) -> None:
 @register("tenancy", deploy=True)
 def check_application_role(app_configs=None, **kwargs):
     """Deploy check (`manage.py check --deploy`): the application role cannot bypass RLS."""
-    from django.db import connection
-
-    if not _enforced(connection):
+    if not _enforced(default_connection):
         return []
     return [
         Error(f"Row-level security can be bypassed: {problem}.", hint=FIX_HINT, id="tenancy.E001")
-        for problem in rls_bypass_problems(connection)
+        for problem in rls_bypass_problems(default_connection)
     ]

@@ -87,7 +87,7 @@ def all_companies(*, reason: str, actor=None, request=None) -> Iterator[TenantSc
     """Read across every company inside an audited block; the reason is written to the audit log."""
     if not reason or not reason.strip():
         raise ValueError("all_companies() needs a reason saying why every company is read.")
-    from .audit import record_access
+    from .audit import record_access  # cycle: tenancy.audit needs tenancy.models, which import this module
 
     record_access(action="all_companies", reason=reason, actor=actor, company_id=None, request=request)
     token = _scope.set(TenantScope(company_id=None, spans_all_companies=True, reason=reason))

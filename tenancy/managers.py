@@ -1,6 +1,8 @@
-"""The fail-closed manager of tenant models, and the check that references stay in one company."""
+"""The fail-closed managers of tenant models and users, and the check that references stay in one company."""
 
+from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils import timezone
 
 from .context import NO_CONTEXT_HELP, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
@@ -8,8 +10,6 @@ from .exceptions import CrossTenantWrite, NoTenantContext
 
 def _company_owned_foreign_keys(model):
     """Foreign keys of a model that point at rows owned by a company (tenant rows and users)."""
-    from django.contrib.auth import get_user_model
-
     user_model = get_user_model()
     for field in model._meta.concrete_fields:
         if not field.many_to_one or field.name == "company":
@@ -57,8 +57,6 @@ def _owning_companies(field, pks) -> dict:
 
 def _check_reference(model, field, company_id, related_company_id) -> None:
     """Refuse a reference from a row of `company_id` to a row of another company, or to no row."""
-    from django.contrib.auth import get_user_model
-
     if related_company_id is _NOT_FOUND:
         # Not visible in this company: refused like a foreign row (a missing row would fail its FK anyway).
         raise CrossTenantWrite(
@@ -107,8 +105,6 @@ class TenantQuerySet(models.QuerySet):
 
     def soft_delete(self) -> int:
         """Mark every row of this queryset deleted."""
-        from django.utils import timezone
-
         return super().update(is_deleted=True, updated_at=timezone.now())
 
 
@@ -133,3 +129,17 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         # One filter() for all conditions: every queryset of every request is built here (bench/scoping.py).
         queryset = super().get_queryset()
         return queryset.filter(**conditions) if conditions else queryset
+
+
+class UserQuerySet(models.QuerySet):
+    """Users, unscoped by default (signing in finds one before any company is known), scoped on request."""
+
+    def in_current_company(self):
+        """The current company's users; every company's in an all-companies scope; an error with none."""
+        scope = current_scope()
+        if scope is None:
+            raise NoTenantContext(f"Query on users of the current company refused. {NO_CONTEXT_HELP}")
+        if scope.company_id is None:
+            # Platform super admins belong to no company, so they are no company's users.
+            return self.filter(company__isnull=False)
+        return self.filter(company_id=scope.company_id)

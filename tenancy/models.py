@@ -13,7 +13,7 @@ from core.validators import e164
 
 from .context import NO_CONTEXT_HELP, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
-from .managers import TenantManager, verify_same_company
+from .managers import TenantManager, UserQuerySet, verify_same_company
 
 
 class Company(models.Model):
@@ -35,7 +35,7 @@ class Company(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     """Creates company users and platform super admins."""
 
     use_in_migrations = True

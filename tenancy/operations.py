@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.core.exceptions import FieldDoesNotExist
 from django.db import DatabaseError, migrations, models, transaction
 from django.db.migrations.operations.base import Operation
@@ -351,8 +352,6 @@ class AddIndexConcurrentlyOnPostgres(migrations.AddIndex):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "postgresql":
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        from django.contrib.postgres.operations import AddIndexConcurrently
-
         _drop_invalid_index(schema_editor, self.index.name)
         return AddIndexConcurrently(self.model_name, self.index).database_forwards(
             app_label, schema_editor, from_state, to_state
@@ -361,8 +360,6 @@ class AddIndexConcurrentlyOnPostgres(migrations.AddIndex):
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "postgresql":
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        from django.contrib.postgres.operations import AddIndexConcurrently
-
         return AddIndexConcurrently(self.model_name, self.index).database_backwards(
             app_label, schema_editor, from_state, to_state
         )

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils.text import slugify
 
+from .context import require_company_id
 from .models import Company, User
 
 
@@ -31,9 +32,9 @@ def create_company(
 
 
 def company_managers():
-    """The active owners and admins of the current company, who hear about unowned events."""
-    from .context import require_company_id
-
-    return User.objects.filter(
-        company_id=require_company_id(), is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]
+    """The active owners and admins of the one company in force, who hear about unowned events."""
+    # One company's event never reaches another's managers: an all-companies scope is refused here.
+    require_company_id()
+    return User.objects.in_current_company().filter(
+        is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]
     )

@@ -4,7 +4,7 @@ import inspect
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
-from ..text import NO_NUL_PATTERN, WHITESPACE
+from ..text import NO_NUL_PATTERN, NUL_ESCAPE, WHITESPACE
 from .strict import OneLineTextField, StrictJsonTypesMixin, StrictSerializer, decimal_pattern
 
 
@@ -107,7 +107,7 @@ def reads_empty_as_absent(parameter: dict) -> bool:
 # not stated: regular-expression dialects disagree on them, and valid JSON text carries none.)
 PLAIN_TEXT_PATTERN = NO_NUL_PATTERN
 # A text that may not be blank is refused when only whitespace (DRF trims it first).
-NON_BLANK_TEXT_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[^{NUL_ESCAPE}]*[^{NUL_ESCAPE}{WHITESPACE}][^{NUL_ESCAPE}]*$"
 
 
 def state_plain_text(schema: dict) -> None:

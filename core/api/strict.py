@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from ..text import (
     NO_NUL_PATTERN,
     NUL,
+    NUL_ESCAPE,
     NUL_IN_JSON_MESSAGE,
     NUL_IN_TEXT_MESSAGE,
     UUID_MESSAGE,
@@ -164,7 +165,7 @@ def _type_error(field: serializers.Field, data, multipart: bool) -> str | None:
 
 
 # A line as DRF reads it, trimmed first: blank (when allowed) or with some text, no line break inside.
-_TEXT_IN_ONE_LINE = rf"[^{WHITESPACE}\x00]([^\x00\n\r]*[^{WHITESPACE}\x00])?"
+_TEXT_IN_ONE_LINE = rf"[^{WHITESPACE}{NUL_ESCAPE}]([^{NUL_ESCAPE}\n\r]*[^{WHITESPACE}{NUL_ESCAPE}])?"
 ONE_LINE_PATTERN = rf"^[{WHITESPACE}]*({_TEXT_IN_ONE_LINE})?[{WHITESPACE}]*$"
 NON_BLANK_ONE_LINE_PATTERN = rf"^[{WHITESPACE}]*{_TEXT_IN_ONE_LINE}[{WHITESPACE}]*$"
 

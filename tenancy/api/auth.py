@@ -1,6 +1,7 @@
 """Sign in, refresh, sign out and the current user, over JWT bearer tokens."""
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -118,8 +119,6 @@ class LoginView(BearerChallengeMixin, APIView):
         if user is None or (user.company_id and not user.company.is_active):
             raise AuthenticationFailed("Email or password is incorrect.", code="invalid_credentials")
         if jwt_settings.UPDATE_LAST_LOGIN:
-            from django.contrib.auth.models import update_last_login
-
             update_last_login(None, user)
         return Response({**issue_tokens(user), "user": MeSerializer(user).data})
 
