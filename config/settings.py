@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "workflows",
     "files",
     "analytics",
+    "config",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,7 @@
 """Deterministic demo records of the sales core, written with bulk inserts."""
 
 import random
+import re
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +13,28 @@ LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Ha
 INDUSTRIES = ["Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Education"]
 TITLES = ["CEO", "CTO", "Head of Sales", "Buyer", "Operations Manager", "Founder", "Engineer"]
 BATCH_SIZE = 2000
+NAMED_COMPANIES = [("Acme Corporation", "acme"), ("Globex Industries", "globex")]
+
+
+def demo_company_identity(index: int) -> tuple[str, str]:
+    """Name and slug of the index-th demo company (0-based)."""
+    if index < len(NAMED_COMPANIES):
+        return NAMED_COMPANIES[index]
+    return f"Demo Company {index + 1:05d}", f"demo-{index + 1:05d}"
+
+
+def demo_company_index(slug: str) -> int:
+    """Position (0-based) of a demo company from its slug: the inverse of demo_company_identity.
+
+    Seeders derive what must be unique across companies (phone numbers) from it.
+    """
+    for index, (_, named_slug) in enumerate(NAMED_COMPANIES):
+        if slug == named_slug:
+            return index
+    match = re.fullmatch(r"demo-(\d{5,})", slug)
+    if match is None or int(match.group(1)) <= len(NAMED_COMPANIES):
+        raise ValueError(f"{slug!r} is not the slug of a demo company.")
+    return int(match.group(1)) - 1
 
 
 def seeded_uuid(rng: random.Random) -> uuid.UUID:

@@ -3,8 +3,7 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from crm.demo import BATCH_SIZE, seeded_uuid
-from crm.management.commands.seed_demo import demo_company_index
+from crm.demo import BATCH_SIZE, demo_company_index, seeded_uuid
 from crm.models import Contact, Deal
 
 from .models import (

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from calls.models import Call
-from crm.management.commands.seed_demo import demo_company_identity, demo_company_index
+from crm.demo import demo_company_identity, demo_company_index
 from crm.models import Account, Contact, Deal
 from messaging.demo import demo_phone_number
 from messaging.models import Notification, PhoneNumber, SmsMessage, TwilioSettings

@@ -1,51 +1,26 @@
 """manage.py seed_demo: deterministic demo companies, users and records, idempotent on re-runs."""
 
 import random
-import re
 import time
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils.module_loading import import_string
 
+from calls.demo import seed_calls
+from crm.demo import demo_company_identity, seed_sales
+from documents.demo import seed_documents
+from files.demo import seed_files
+from messaging.demo import seed_messaging
+from quotes.demo import seed_quotes
 from tenancy.context import company_context
 from tenancy.models import Company, User
+from workflows.demo import seed_workflows
 
 DEMO_PASSWORD = "demo-pass-2026"
 SUPER_ADMIN_EMAIL = "support@platform.example"
-NAMED_COMPANIES = [("Acme Corporation", "acme"), ("Globex Industries", "globex")]
-# Each app adds its seeder here, in dependency order: seeder(company, users, rng, per_company).
-SEEDERS = [
-    "crm.demo.seed_sales",
-    "messaging.demo.seed_messaging",
-    "calls.demo.seed_calls",
-    "files.demo.seed_files",
-    "documents.demo.seed_documents",
-    "quotes.demo.seed_quotes",
-    "workflows.demo.seed_workflows",
-]
-
-
-def demo_company_identity(index: int) -> tuple[str, str]:
-    """Name and slug of the index-th demo company (0-based)."""
-    if index < len(NAMED_COMPANIES):
-        return NAMED_COMPANIES[index]
-    return f"Demo Company {index + 1:05d}", f"demo-{index + 1:05d}"
-
-
-def demo_company_index(slug: str) -> int:
-    """Position (0-based) of a demo company from its slug: the inverse of demo_company_identity.
-
-    Seeders derive what must be unique across companies (phone numbers) from it.
-    """
-    for index, (_, named_slug) in enumerate(NAMED_COMPANIES):
-        if slug == named_slug:
-            return index
-    match = re.fullmatch(r"demo-(\d{5,})", slug)
-    if match is None or int(match.group(1)) <= len(NAMED_COMPANIES):
-        raise ValueError(f"{slug!r} is not the slug of a demo company.")
-    return int(match.group(1)) - 1
+# Every app's seeder, in the order of the layers: seeder(company, users, rng, per_company).
+SEEDERS = [seed_sales, seed_messaging, seed_calls, seed_files, seed_documents, seed_quotes, seed_workflows]
 
 
 class Command(BaseCommand):
@@ -70,7 +45,6 @@ class Command(BaseCommand):
         if large_company_records is not None and large_company_records < 0:
             raise CommandError("--large-company-records must be at least 0.")
         started = time.monotonic()
-        seeders = [import_string(path) for path in SEEDERS]
         password_hash = make_password(DEMO_PASSWORD)
         self._ensure_super_admin(password_hash)
         existing = set(Company.objects.values_list("slug", flat=True))
@@ -87,7 +61,7 @@ class Command(BaseCommand):
                 company = Company.objects.create(name=name, slug=slug)
                 users = self._create_users(company, password_hash)
                 with company_context(company):
-                    for seeder in seeders:
+                    for seeder in SEEDERS:
                         seeder(company, users, rng, records)
             created += 1
             if created % 100 == 0:
