@@ -5,13 +5,16 @@ import re
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.filters import SearchFilter
+from rest_framework.settings import api_settings
 
 from core.api.strict import NullForBlankMixin
-from core.text import WHITESPACE
+from core.text import NUL_ESCAPE, WHITESPACE
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from .filters import CONTACT_SEARCH_FIELDS, AccountFilter, ContactFilter, DealFilter
 from .models import Account, Contact, Deal, currency_code
+from .selectors import search_contacts
 from .services import save_account, save_contact, save_deal
 
 User = get_user_model()
@@ -30,7 +33,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # in the schema and checked as is (Django's URLValidator takes more than `format: uri` says, and less).
 WEBSITE_PATTERN = (
     rf"^[{WHITESPACE}]*https?://(?:{_LABEL}\.)+[A-Za-z]{{2,63}}(?::[0-9]{{1,5}})?"
-    rf"(?:[/?#][^{WHITESPACE}\x00]*)?[{WHITESPACE}]*$"
+    rf"(?:[/?#][^{WHITESPACE}{NUL_ESCAPE}]*)?[{WHITESPACE}]*$"
 )
 WEBSITE_MAX_LENGTH = 200
 
@@ -148,11 +151,23 @@ class AccountViewSet(TenantViewSet):
     ordering = ["name"]
 
 
+class ContactSearchFilter(SearchFilter):
+    """DRF's `?search=` (its parameter, schema and terms), matched by the selector campaigns use too."""
+
+    def filter_queryset(self, request, queryset, view):
+        return search_contacts(queryset, self.get_search_terms(request))
+
+
 class ContactViewSet(TenantViewSet):
     """People at customer organisations."""
 
     model = Contact
     serializer_class = ContactSerializer
+    # The default backends in their order, with contacts' own search in DRF's place.
+    filter_backends = [
+        ContactSearchFilter if backend is SearchFilter else backend
+        for backend in api_settings.DEFAULT_FILTER_BACKENDS
+    ]
     filterset_class = ContactFilter
     search_fields = CONTACT_SEARCH_FIELDS
     ordering_fields = ["last_name", "first_name", "email", "created_at", "updated_at"]

@@ -1,4 +1,4 @@
-"""Filters of the sales core, shared by the API and the services that select contacts (campaigns)."""
+"""Filters of the sales core, shared by its API and its selectors (crm.selectors)."""
 
 import django_filters
 

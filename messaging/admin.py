@@ -7,8 +7,8 @@ from tenancy.admin import ManagedSettingsAdmin, ServiceRecordAdmin, TenantModelA
 from tenancy.context import company_context, current_company_id
 
 from .models import Email, EmailCampaign, EmailTemplate, Notification, PhoneNumber, SmsMessage, TwilioSettings
-from .services.email import TEMPLATE_PARTS, save_template, template_errors
 from .services.phone_numbers import NumberAlreadyRegistered, ensure_unregistered, normalize_number
+from .services.templates import TEMPLATE_PARTS, save_template, template_errors
 
 
 class TwilioSettingsForm(forms.ModelForm):
@@ -114,7 +114,7 @@ class EmailTemplateForm(forms.ModelForm):
         company = cleaned.get("company") or self.instance.company_id or current_company_id()
         if name and company is not None:
             with company_context(company):
-                # The same check as messaging.services.email.save_template, which the admin saves through.
+                # The same check as messaging.services.templates.save_template, which the admin saves through.
                 taken = EmailTemplate.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
                 if taken.exists():
                     self.add_error("name", f"A template named {name!r} already exists.")

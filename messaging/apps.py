@@ -1,12 +1,12 @@
 from django.apps import AppConfig
 
+from core import outbox
+
 
 class MessagingConfig(AppConfig):
     name = "messaging"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from core import outbox
-
         outbox.register_send("messaging.SmsMessage", "messaging.send_sms", "message_id")
         outbox.register_send("messaging.Email", "messaging.send_email", "email_id")

@@ -156,6 +156,9 @@ class EmailCampaign(TenantModel):
         SENT = "sent", "Sent"
         CANCELLED = "cancelled", "Cancelled"
 
+    # A campaign that may still send: it can be cancelled, and its template cannot be deleted.
+    UNFINISHED = (Status.DRAFT, Status.SCHEDULED, Status.SENDING)
+
     user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200)
     template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="campaigns")

@@ -14,7 +14,7 @@ QUERY_METHODS = {"filter", "exclude", "get", "get_or_create", "update_or_create"
 ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         # Platform jobs that find work across companies, then act inside each company.
-        ("messaging/tasks/email.py", "all-companies"),
+        ("messaging/tasks/campaigns.py", "all-companies"),
         ("workflows/tasks.py", "all-companies"),
         ("documents/tasks.py", "all-companies"),
     }

@@ -119,7 +119,7 @@ def send_sms(*, user, body: str, contact=None, to: str = "", from_number: str | 
         body=body,
         status=SmsMessage.Status.QUEUED,
     )
-    from ..tasks.sms import send_sms as send_sms_task  # the task module imports this one
+    from ..tasks.sms import send_sms as send_sms_task  # a cycle: messaging.tasks.sms imports this module
 
     enqueue_after_commit(send_sms_task, company_id=message.company_id, message_id=str(message.pk))
     return message

@@ -1,5 +1,5 @@
 """Celery tasks of messaging; each module's tasks are registered when this package is imported."""
 
-from . import email, sms
+from . import campaigns, email, sms
 
-__all__ = ["email", "sms"]
+__all__ = ["campaigns", "email", "sms"]

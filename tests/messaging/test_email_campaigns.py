@@ -8,8 +8,8 @@ from django.core import mail
 from django.utils import timezone
 
 from messaging.models import Email, EmailCampaign, Notification
-from messaging.services import email as email_service
-from messaging.tasks.email import dispatch_due_campaigns
+from messaging.services import campaigns as email_service
+from messaging.tasks.campaigns import dispatch_due_campaigns
 from tenancy.context import company_context
 
 from ..factories import (
@@ -19,7 +19,7 @@ from ..factories import (
     EmailTemplateFactory,
     UserFactory,
 )
-from ..unscoped import unscoped
+from ..unscoped import stored, unscoped
 
 CAMPAIGNS = "/api/email-campaigns"
 # The mail server of tests/messaging/test_email.py refuses every address at refused.example.
@@ -50,12 +50,6 @@ def campaign_of(company, **fields) -> EmailCampaign:
         company=company, subject="Hi {{ contact.first_name }}", body_text="Hello {{ contact.first_name }}"
     )
     return EmailCampaignFactory(template=template, **fields)
-
-
-def stored(pk) -> EmailCampaign:
-    """The campaign as stored, read without tenant scoping."""
-    with unscoped():
-        return EmailCampaign._base_manager.get(pk=pk)
 
 
 def emails_of(campaign) -> list[Email]:
@@ -175,7 +169,7 @@ def test_a_sent_campaign_cannot_be_changed(client_a, company_a):
 
     assert response.status_code == 400
     assert "sent" in response.json()["detail"]
-    assert stored(campaign.id).name == "Launch"
+    assert stored(EmailCampaign, campaign.id).name == "Launch"
 
 
 # Recipients
@@ -313,7 +307,7 @@ def test_sending_fans_out_in_batches(
         str(email.id) for email in emails_of(campaign)
     )
     assert len(mail.outbox) == 5
-    assert stored(campaign.id).status == "sent"
+    assert stored(EmailCampaign, campaign.id).status == "sent"
 
 
 def test_dispatching_twice_sends_once(company_a, django_capture_on_commit_callbacks):
@@ -329,7 +323,7 @@ def test_dispatching_twice_sends_once(company_a, django_capture_on_commit_callba
     assert first == second == 2
     assert sent_to() == ["ann@acme.example", "bo@acme.example"]
     assert [email.status for email in emails_of(campaign)] == ["sent", "sent"]
-    assert stored(campaign.id).status == "sent"
+    assert stored(EmailCampaign, campaign.id).status == "sent"
 
 
 def test_sending_twice_is_a_400_and_sends_nothing_more(
@@ -357,7 +351,7 @@ def test_a_campaign_reaching_nobody_is_not_sent(client_a, company_a, django_capt
 
     assert response.status_code == 400
     assert "No contact" in response.json()["detail"]
-    assert stored(campaign.id).status == "draft"
+    assert stored(EmailCampaign, campaign.id).status == "draft"
     assert emails_of(campaign) == []
 
 
@@ -375,7 +369,10 @@ def test_the_other_company_cannot_act_on_a_campaign(client_b, company_a, django_
         ]
 
     assert [response.status_code for response in responses] == [404, 404, 404]
-    assert (stored(campaign.id).status, stored(campaign.id).scheduled_at) == ("draft", None)
+    assert (stored(EmailCampaign, campaign.id).status, stored(EmailCampaign, campaign.id).scheduled_at) == (
+        "draft",
+        None,
+    )
     assert mail.outbox == []
 
 
@@ -398,7 +395,7 @@ def test_scheduled_campaign_is_sent_by_the_beat_job_only_when_due(
     with django_capture_on_commit_callbacks(execute=True):
         assert dispatch_due_campaigns.apply(throw=True).result == 0
     assert mail.outbox == []
-    assert stored(campaign.id).status == "scheduled"
+    assert stored(EmailCampaign, campaign.id).status == "scheduled"
 
     with company_context(company_a):
         EmailCampaign.objects.filter(pk=campaign.pk).update(
@@ -412,7 +409,7 @@ def test_scheduled_campaign_is_sent_by_the_beat_job_only_when_due(
         assert dispatch_due_campaigns.apply(throw=True).result == 0
 
     assert sent_to() == ["ann@acme.example"]
-    assert stored(campaign.id).status == "sent"
+    assert stored(EmailCampaign, campaign.id).status == "sent"
 
 
 def test_due_campaigns_of_each_company_reach_only_their_own_contacts(
@@ -431,7 +428,9 @@ def test_due_campaigns_of_each_company_reach_only_their_own_contacts(
     assert [email.to_email for email in emails_of(campaign_a)] == ["ann@a.example"]
     assert [email.to_email for email in emails_of(campaign_b)] == ["bea@b.example"]
     assert sent_to() == ["ann@a.example", "bea@b.example"]
-    assert stored(campaign_a.id).status == stored(campaign_b.id).status == "sent"
+    assert (
+        stored(EmailCampaign, campaign_a.id).status == stored(EmailCampaign, campaign_b.id).status == "sent"
+    )
 
 
 def test_scheduling_in_the_past_is_a_400(client_a, company_a):
@@ -443,7 +442,10 @@ def test_scheduling_in_the_past_is_a_400(client_a, company_a):
 
     assert response.status_code == 400
     assert "future" in response.json()["scheduled_at"][0]
-    assert (stored(campaign.id).status, stored(campaign.id).scheduled_at) == ("draft", None)
+    assert (stored(EmailCampaign, campaign.id).status, stored(EmailCampaign, campaign.id).scheduled_at) == (
+        "draft",
+        None,
+    )
 
 
 def test_a_cancelled_scheduled_campaign_is_never_sent(
@@ -489,7 +491,7 @@ def test_cancelling_while_sending_stops_the_unsent_emails(
     assert {email.error_message for email in emails_of(campaign)} == {
         "Campaign cancelled before this e-mail was sent."
     }
-    assert stored(campaign.id).status == "cancelled"
+    assert stored(EmailCampaign, campaign.id).status == "cancelled"
 
 
 def test_a_sent_campaign_cannot_be_cancelled(client_a, company_a):
@@ -499,7 +501,7 @@ def test_a_sent_campaign_cannot_be_cancelled(client_a, company_a):
     response = client_a.post(f"{CAMPAIGNS}/{campaign.id}/cancel")
 
     assert response.status_code == 400
-    assert stored(campaign.id).status == "sent"
+    assert stored(EmailCampaign, campaign.id).status == "sent"
 
 
 def test_a_sending_campaign_cannot_be_deleted(client_a, company_a):
@@ -508,9 +510,9 @@ def test_a_sending_campaign_cannot_be_deleted(client_a, company_a):
     finished = campaign_of(company_a, status=EmailCampaign.Status.SENT)
 
     assert client_a.delete(f"{CAMPAIGNS}/{sending.id}").status_code == 400
-    assert stored(sending.id).is_deleted is False
+    assert stored(EmailCampaign, sending.id).is_deleted is False
     assert client_a.delete(f"{CAMPAIGNS}/{finished.id}").status_code == 204
-    assert stored(finished.id).is_deleted is True
+    assert stored(EmailCampaign, finished.id).is_deleted is True
 
 
 def test_campaign_emails_come_from_the_campaign_owner(

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from messaging.models import EmailCampaign, EmailTemplate
-from messaging.services.email import MERGE_FIELD_KEYS
+from messaging.services.templates import MERGE_FIELD_KEYS
 from tenancy.context import company_context
 
 from ..factories import (
@@ -15,15 +15,9 @@ from ..factories import (
     EmailCampaignFactory,
     EmailTemplateFactory,
 )
-from ..unscoped import unscoped
+from ..unscoped import stored
 
 TEMPLATES = "/api/email-templates"
-
-
-def stored(pk) -> EmailTemplate:
-    """The row as stored, deleted or not, read without tenant scoping."""
-    with unscoped():
-        return EmailTemplate._base_manager.get(pk=pk)
 
 
 def template_count(company) -> int:
@@ -36,7 +30,8 @@ def preview(client, template, **body):
 
 
 @pytest.fixture
-def contact_a(company_a):
+def preview_contact_a(company_a):
+    """A contact of company A with every field a template merges, and an account."""
     account = AccountFactory(company=company_a, name="Initech")
     return ContactFactory(
         company=company_a,
@@ -98,7 +93,7 @@ def test_renaming_to_an_existing_name_is_a_400(client_a, company_a):
 
     assert response.status_code == 400
     assert "name" in response.json()
-    assert stored(other.id).name == "Follow-up"
+    assert stored(EmailTemplate, other.id).name == "Follow-up"
 
 
 def test_a_deleted_templates_name_can_be_used_again(client_a, company_a):
@@ -134,7 +129,7 @@ def test_a_subject_is_one_line_as_the_schema_states(client_a, company_a, subject
     assert (created.status_code, changed.status_code) == ((201, 200) if accepted else (400, 400))
     if not accepted:
         assert template_count(company_a) == 1
-        assert stored(template.id).subject == "Before"
+        assert stored(EmailTemplate, template.id).subject == "Before"
 
 
 @pytest.mark.parametrize(
@@ -169,7 +164,7 @@ def test_a_change_introducing_an_unknown_field_is_refused(client_a, company_a):
 
     assert response.status_code == 400
     assert "user.password" in response.json()["body_text"][0]
-    assert stored(template.id).body_text == "Hi {{ contact.first_name }}"
+    assert stored(EmailTemplate, template.id).body_text == "Hi {{ contact.first_name }}"
 
 
 def test_merge_fields_endpoint_lists_the_allow_list(client_a):
@@ -186,13 +181,13 @@ def test_merge_fields_endpoint_lists_the_allow_list(client_a):
 # Safe rendering and preview
 
 
-def test_preview_renders_contact_deal_sender_and_company(client_a, company_a, user_a, contact_a):
+def test_preview_renders_contact_deal_sender_and_company(client_a, company_a, user_a, preview_contact_a):
     """Every kind of merge field is filled from the contact, deal, you and your company."""
     user_a.full_name, user_a.email, user_a.phone = "Grace Hopper", "grace@a.example", "+14155550199"
     user_a.save()
     deal = DealFactory(
-        account=contact_a.account,
-        contact=contact_a,
+        account=preview_contact_a.account,
+        contact=preview_contact_a,
         name="Renewal",
         amount="12500.00",
         currency="EUR",
@@ -211,7 +206,7 @@ def test_preview_renders_contact_deal_sender_and_company(client_a, company_a, us
         body_html="<p>{{ contact.first_name }}</p>",
     )
 
-    response = preview(client_a, template, contact=str(contact_a.id), deal=str(deal.id))
+    response = preview(client_a, template, contact=str(preview_contact_a.id), deal=str(deal.id))
 
     assert response.status_code == 200, response.content
     assert response.json() == {
@@ -224,20 +219,20 @@ def test_preview_renders_contact_deal_sender_and_company(client_a, company_a, us
     }
 
 
-def test_preview_without_a_deal_renders_its_fields_empty(client_a, company_a, contact_a):
+def test_preview_without_a_deal_renders_its_fields_empty(client_a, company_a, preview_contact_a):
     """A merge field of a record not given renders as nothing."""
     template = EmailTemplateFactory(
         company=company_a, subject="Hi", body_text="[{{ deal.name }}] {{ contact.first_name }}"
     )
 
-    response = preview(client_a, template, contact=str(contact_a.id))
+    response = preview(client_a, template, contact=str(preview_contact_a.id))
 
     assert response.json()["body_text"] == "[] Ada"
 
 
-def test_preview_of_a_deal_alone_uses_the_deals_contact(client_a, company_a, contact_a):
+def test_preview_of_a_deal_alone_uses_the_deals_contact(client_a, company_a, preview_contact_a):
     """Given only a deal, the deal's contact fills the contact fields."""
-    deal = DealFactory(account=contact_a.account, contact=contact_a, name="Renewal")
+    deal = DealFactory(account=preview_contact_a.account, contact=preview_contact_a, name="Renewal")
     template = EmailTemplateFactory(
         company=company_a, subject="Hi", body_text="{{ contact.first_name }}: {{ deal.name }}"
     )
@@ -266,7 +261,7 @@ def test_values_are_escaped_in_html_only_and_never_rendered_again(client_a, comp
     assert body["subject"] == "Hi <script>alert(1)</script>"
 
 
-def test_template_code_stored_outside_the_api_is_never_executed(client_a, company_a, contact_a):
+def test_template_code_stored_outside_the_api_is_never_executed(client_a, company_a, preview_contact_a):
     """Tags, request, dunder attributes and settings in a stored template come out as literal text."""
     hostile = (
         "{% load static %}{% debug %}{{ request }} {{ contact.__class__ }} {{ settings.SECRET_KEY }} "
@@ -274,7 +269,7 @@ def test_template_code_stored_outside_the_api_is_never_executed(client_a, compan
     )
     template = EmailTemplateFactory(company=company_a, subject="Hi", body_text=hostile, body_html=hostile)
 
-    body = preview(client_a, template, contact=str(contact_a.id)).json()
+    body = preview(client_a, template, contact=str(preview_contact_a.id)).json()
 
     expected = hostile.replace("{{ contact.first_name }}", "Ada")
     assert body["body_text"] == expected
@@ -316,9 +311,9 @@ def test_a_template_used_by_an_unfinished_campaign_cannot_be_deleted(client_a, c
     refused = client_a.delete(f"{TEMPLATES}/{template_id}")
     assert refused.status_code == 400
     assert "Launch" in refused.json()["detail"]
-    assert stored(template_id).is_deleted is False
+    assert stored(EmailTemplate, template_id).is_deleted is False
 
     with company_context(company_a):
         EmailCampaign.objects.filter(pk=campaign.pk).update(status=EmailCampaign.Status.CANCELLED)
     assert client_a.delete(f"{TEMPLATES}/{template_id}").status_code == 204
-    assert stored(template_id).is_deleted is True
+    assert stored(EmailTemplate, template_id).is_deleted is True
