@@ -17,10 +17,12 @@ from core.api import BadRequest, Conflict, DetailSerializer, StrictSerializer
 from core.api.filters import BooleanFilter
 from tenancy.api import TenantModelSerializer, TenantViewSet
 
-from . import services
+from . import engine, services
+from .actions import ACTION_TYPES
 from .models import StepStatus, Workflow, WorkflowExecution
-from .records import record_type_named, record_types
-from .rules import ACTION_TYPES, ACTIONS_SCHEMA, CONDITIONS_SCHEMA, actions_schema, conditions_schema
+from .records import parse_uuid, record_type_named, record_types
+from .schedule import CRON_PATTERN, MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
+from .schema import ACTIONS_SCHEMA, CONDITIONS_SCHEMA, actions_schema, conditions_schema
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 
@@ -72,11 +74,7 @@ class WorkflowSerializer(TenantModelSerializer):
             "changed_to. All must hold."
         ),
     )
-    actions = ActionsField(
-        help_text=(
-            "Ordered {type, params}: send_email, send_sms, create_notification, update_field, webhook, wait."
-        )
-    )
+    actions = ActionsField(help_text=f"Ordered {{type, params}}: {', '.join(ACTION_TYPES)}.")
     schedule_interval_seconds = serializers.IntegerField(
         required=False, allow_null=True, help_text="Schedule trigger: run every N seconds (60 or more)."
     )
@@ -175,8 +173,8 @@ class WorkflowRequestSchema(OpenApiSerializerExtension):
         if schedule == "interval":
             properties["schedule_interval_seconds"] = {
                 "type": "integer",
-                "minimum": services.MIN_INTERVAL_SECONDS,
-                "maximum": services.MAX_INTERVAL_SECONDS,
+                "minimum": MIN_INTERVAL_SECONDS,
+                "maximum": MAX_INTERVAL_SECONDS,
             }
             properties["schedule_cron"] = {"type": "string", "maxLength": 0}
             required.append("schedule_interval_seconds")
@@ -188,7 +186,7 @@ class WorkflowRequestSchema(OpenApiSerializerExtension):
                 "minimum": 1,
                 "maximum": 0,
             }
-            properties["schedule_cron"] = {"type": "string", "pattern": services.CRON_PATTERN}
+            properties["schedule_cron"] = {"type": "string", "pattern": CRON_PATTERN}
             required.append("schedule_cron")
         variant = {"type": "object", "properties": properties}
         if not partial:
@@ -403,7 +401,7 @@ class WorkflowViewSet(TenantViewSet):
     def _execution(self, execution_id) -> WorkflowExecution:
         workflow = self.get_object()
         execution = (
-            WorkflowExecution.objects.filter(workflow=workflow, pk=services.parse_uuid(execution_id))
+            WorkflowExecution.objects.filter(workflow=workflow, pk=parse_uuid(execution_id))
             .select_related("workflow")
             .first()
         )
@@ -438,7 +436,7 @@ class WorkflowViewSet(TenantViewSet):
     def cancel(self, request, pk=None, execution_id=None):
         """Stop a pending or running execution; the steps it has not run are skipped."""
         execution = self._execution(execution_id)
-        execution = services.cancel_execution(execution, user=request.user)
+        execution = engine.cancel_execution(execution, user=request.user)
         return Response(
             WorkflowExecutionDetailSerializer(execution, context=self.get_serializer_context()).data
         )

@@ -24,6 +24,7 @@ from rest_framework import serializers
 
 from core.api.strict import decimal_pattern
 from core.text import is_canonical_uuid
+from crm import services as crm_services
 from tenancy.scoping import scoped_choices
 
 # A date as JSON carries it, YYYY-MM-DD.
@@ -93,9 +94,8 @@ class RecordType:
 
     def get(self, record_id):
         """The current company's live record with this id, or None (another company's id finds nothing)."""
-        try:
-            record_id = uuid.UUID(str(record_id))
-        except ValueError:
+        record_id = parse_uuid(record_id)
+        if record_id is None:
             return None
         return self.model.objects.filter(pk=record_id).first()
 
@@ -208,6 +208,23 @@ def as_number(value) -> Decimal | None:
         return None
 
 
+def is_number(value) -> bool:
+    """A JSON number: an int, float or Decimal, but not a boolean."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """A UUID in any form uuid.UUID reads, from a path, payload or parameter value; None when it is not one.
+
+    Lenient on purpose, where ids are looked up; a value the schema states as `format: uuid` is held
+    to core.text.is_canonical_uuid instead.
+    """
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 _REGISTRY: dict[str, RecordType] = {}
 
 
@@ -237,8 +254,6 @@ def _account_contact(account):
 
 def register_sales_core() -> None:
     """Contacts, accounts and deals (called from WorkflowsConfig.ready)."""
-    from crm import services as crm_services
-
     register(
         RecordType(
             name="contact",

@@ -1,60 +1,40 @@
-"""Every rule and write of workflows: saving them, triggering them, running and cancelling executions.
+"""Every rule and write of workflow definitions, and their triggers: saving, deleting, starting executions.
 
 Record events reach workflows through one function, `record_changed`, which subscribes to the sales
 core's announcements (crm.announcements) in WorkflowsConfig.ready(); no signal handlers are involved.
-An execution runs in a Celery task one step at a time. Each step is claimed under a lock on the
-execution row, and the writes of a step (an e-mail recorded, a field changed, a notification) commit
-together with the step's success, so a redelivered task never repeats a step that succeeded.
-Outbound webhooks, which cannot be rolled back, are claimed first and settled after the request,
-outside any transaction.
+Manual runs, inbound webhooks and dry runs start here too; the scheduled trigger lives in
+workflows.schedule, and running an execution's steps in workflows.engine.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
 import re
-import uuid
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict
 
-from celery.schedules import crontab
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.exceptions import StateConflict
-from messaging.models import Notification
-from messaging.services.notifications import notify
+from core.text import NUL
 from tenancy.context import company_context
 from tenancy.exceptions import NoTenantContext
-from tenancy.tasks import enqueue_after_commit
 
-from . import actions
-from .models import StepStatus, Workflow, WorkflowExecution
+from .actions import ACTION_TYPES, action_errors
+from .actions.base import RunContext, StepRefused
+from .conditions import condition_errors, evaluate, unmet
+from .engine import PENDING, CannotCancel, acting_chain, cancel_by_id, queue_run
+from .models import Workflow, WorkflowExecution
 from .records import RecordType, json_value, record_type_named, record_type_of, record_types
-from .rules import MAX_ACTIONS, action_errors, condition_errors, evaluate, wait_seconds
-from .signing import WebhookRefused, new_secret
+from .schedule import next_slot, schedule_errors
+from .signing import new_secret
 
 logger = logging.getLogger("workflows")
 
 Status = WorkflowExecution.Status
 Trigger = Workflow.Trigger
 
-PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = StepStatus.values
-DONE_STEPS = (SUCCEEDED, SKIPPED)
-# A running outbound webhook whose claim is older than this lost its worker; its outcome is unknown.
-STEP_LEASE_SECONDS = 300
 # A workflow's change to a record may trigger other workflows, never one already in the chain.
 MAX_CHAIN_LENGTH = 5
-# A wait's task arriving this early (clocks of two machines) ends the wait anyway.
-WAIT_TOLERANCE_SECONDS = 1
-MIN_INTERVAL_SECONDS = 60
-MAX_INTERVAL_SECONDS = 366 * 24 * 3600
-ERROR_LIMIT = 2000
-
-_chain: ContextVar[tuple[str, ...]] = ContextVar("workflow_chain", default=())
 
 
 class InvalidWorkflow(Exception):
@@ -85,10 +65,6 @@ class RecordNotFound(RunRefused):
     """The record a run names is not a live record of the company (another company's id alike)."""
 
 
-class CannotCancel(StateConflict):
-    """The execution has finished already."""
-
-
 # Saving workflows
 
 
@@ -106,7 +82,7 @@ def workflow_errors(workflow: Workflow) -> dict:
         errors["record_type"] = [f"A record trigger watches one record type: {', '.join(record_types())}."]
     elif workflow.trigger == Trigger.SCHEDULE and workflow.record_type:
         errors["record_type"] = ["A scheduled workflow runs on no record; leave record_type empty."]
-    errors.update(_schedule_errors(workflow))
+    errors.update(schedule_errors(workflow))
     if "record_type" in errors:
         return errors
     problems = condition_errors(workflow.conditions, trigger=workflow.trigger, record_type=record_type)
@@ -116,70 +92,6 @@ def workflow_errors(workflow: Workflow) -> dict:
     if problems:
         errors["actions"] = problems
     return errors
-
-
-def _schedule_errors(workflow: Workflow) -> dict:
-    interval, cron = workflow.schedule_interval_seconds, (workflow.schedule_cron or "").strip()
-    if workflow.trigger != Trigger.SCHEDULE:
-        return {}
-    if (interval is None) == (not cron):
-        return {"schedule_interval_seconds": ["Give either an interval in seconds or a cron expression."]}
-    if interval is not None and not MIN_INTERVAL_SECONDS <= interval <= MAX_INTERVAL_SECONDS:
-        return {"schedule_interval_seconds": [f"Give {MIN_INTERVAL_SECONDS} seconds to 366 days."]}
-    if cron:
-        try:
-            parse_cron(cron)
-        except ValueError as error:
-            return {"schedule_cron": [str(error)]}
-    return {}
-
-
-def _cron_field(value: str, names: str = "") -> str:
-    item = rf"(\*|{value}(-{value})?)(/[1-9]\d?)?"
-    if names:
-        item = rf"({item}|{names})"
-    return rf"{item}(,{item})*"
-
-
-# The five-field expressions parse_cron takes, with each field's range, as the schema states them.
-CRON_PATTERN = (
-    "^"
-    + " ".join(
-        [
-            _cron_field(r"[0-5]?\d"),
-            _cron_field(r"(1?\d|2[0-3])"),
-            _cron_field(r"(0?[1-9]|[12]\d|3[01])"),
-            _cron_field(r"(0?[1-9]|1[0-2])"),
-            _cron_field(r"[0-6]", "mon|tue|wed|thu|fri|sat|sun"),
-        ]
-    )
-    + "$"
-)
-
-
-def parse_cron(expression: str) -> crontab:
-    """A five-field cron expression (minute hour day-of-month month day-of-week, in UTC) as a crontab."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError("A cron expression has five fields: minute hour day-of-month month day-of-week.")
-    minute, hour, day_of_month, month, day_of_week = fields
-    return crontab(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week
-    )
-
-
-def next_slot(workflow: Workflow, *, after: datetime.datetime) -> datetime.datetime:
-    """The first due time of a schedule strictly after `after` (whole seconds, UTC)."""
-    after = after.replace(microsecond=0)
-    if workflow.schedule_cron:
-        last, delta, _ = parse_cron(workflow.schedule_cron).remaining_delta(after)
-        return (last + delta).replace(second=0, microsecond=0).astimezone(datetime.UTC)
-    step = datetime.timedelta(seconds=workflow.schedule_interval_seconds)
-    slot = workflow.next_run_at or after
-    if slot > after:
-        return slot
-    missed = (after - slot) // step + 1
-    return slot + missed * step
 
 
 @transaction.atomic
@@ -262,7 +174,7 @@ def delete_workflow(workflow: Workflow) -> None:
         workflow=workflow, status__in=[Status.PENDING, Status.RUNNING]
     ).values_list("pk", flat=True):
         try:
-            _cancel(execution_id, reason="The workflow was deleted.")
+            cancel_by_id(execution_id, reason="The workflow was deleted.")
         except CannotCancel:
             continue  # it finished in the meantime
     workflow.soft_delete()
@@ -328,8 +240,9 @@ def start_execution(
     return execution, True
 
 
-# Text PostgreSQL cannot hold in jsonb: NUL, and lone surrogates (which have no UTF-8 form).
-UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+# Text PostgreSQL cannot hold in jsonb: core.text.NUL, and lone surrogates (which have no UTF-8 form).
+# Where the API refuses NUL in text it takes (core.text), a payload is stored as it came, repaired.
+UNSTORABLE_TEXT = re.compile(f"[{NUL}\ud800-\udfff]")
 
 
 def storable_json(value):
@@ -341,15 +254,6 @@ def storable_json(value):
     if isinstance(value, list):
         return [storable_json(item) for item in value]
     return value
-
-
-def queue_run(execution: WorkflowExecution, *, countdown: float | None = None) -> None:
-    """Queue the execution's task once the current transaction commits."""
-    from .tasks import run_execution
-
-    enqueue_after_commit(
-        run_execution, company_id=execution.company_id, execution_id=str(execution.pk), countdown=countdown
-    )
 
 
 def record_changed(instance, *, created: bool, changed_fields: dict) -> list[WorkflowExecution]:
@@ -372,7 +276,7 @@ def record_changed(instance, *, created: bool, changed_fields: dict) -> list[Wor
 def _start_record_workflows(
     instance, record_type: RecordType, *, created: bool, changed_fields: dict
 ) -> list[WorkflowExecution]:
-    chain = _chain.get()
+    chain = acting_chain()
     if len(chain) >= MAX_CHAIN_LENGTH:
         logger.warning("workflow chain %s is %s long; not triggering more", chain, len(chain))
         return []
@@ -415,18 +319,14 @@ def _subject(workflow: Workflow, record_id) -> tuple[RecordType | None, object |
     return record_type, record
 
 
-def _unmet(results) -> list[str]:
-    return [f"{result.field} {result.op} {result.value!r}" for result in results if result.met is False]
-
-
 def run_manually(workflow: Workflow, *, user, record_id=None, payload=None) -> WorkflowExecution:
     """Start the workflow now on a record or a payload; its conditions must hold (change conditions aside)."""
     record_type, record = _subject(workflow, record_id)
     payload = payload or {}
     results = evaluate(workflow.conditions, record_type=record_type, record=record, payload=payload)
-    unmet = _unmet(results)
-    if unmet:
-        raise RunConflict({"conditions": [f"Not met: {condition}." for condition in unmet]})
+    not_met = unmet(results)
+    if not_met:
+        raise RunConflict({"conditions": [f"Not met: {condition}." for condition in not_met]})
     execution, _ = start_execution(
         workflow, trigger=Trigger.MANUAL, payload=payload, record=record, triggered_by=user
     )
@@ -444,34 +344,12 @@ def receive_webhook(workflow: Workflow, *, payload: dict, delivery_id: str = "")
         raise RunRefused({"record_id": [f"Send the {workflow.record_type}'s id as record_id."]})
     record_type, record = _subject(workflow, record_id)
     results = evaluate(workflow.conditions, record_type=record_type, record=record, payload=payload)
-    if _unmet(results):
+    if unmet(results):
         return results, False
     dedupe_key = f"delivery:{delivery_id}"[:200] if delivery_id else ""
     return start_execution(
         workflow, trigger=Trigger.WEBHOOK, payload=payload, record=record, dedupe_key=dedupe_key
     )
-
-
-def start_scheduled_run(workflow_id, *, due_at: datetime.datetime) -> WorkflowExecution | None:
-    """Run a scheduled workflow for one due slot, once: the slot is claimed by moving next_run_at on."""
-    workflow = Workflow.objects.filter(pk=workflow_id, trigger=Trigger.SCHEDULE, is_active=True).first()
-    if workflow is None or workflow.next_run_at != due_at:
-        return None
-    with transaction.atomic():
-        following = next_slot(workflow, after=max(due_at, timezone.now()))
-        claimed = Workflow.objects.filter(pk=workflow.pk, next_run_at=due_at).update(
-            next_run_at=following, updated_at=timezone.now()
-        )
-        if not claimed:
-            return None
-        payload = {"due_at": due_at.isoformat()}
-        results = evaluate(workflow.conditions, record_type=None, payload=payload)
-        if _unmet(results):
-            return None
-        execution, created = start_execution(
-            workflow, trigger=Trigger.SCHEDULE, payload=payload, dedupe_key=f"schedule:{due_at.isoformat()}"
-        )
-        return execution if created else None
 
 
 # Dry run
@@ -489,276 +367,19 @@ def dry_run(workflow: Workflow, *, record_id=None, payload=None, changed_fields=
         changed_fields=changed_fields,
         events=changed_fields is not None,
     )
-    context = actions.RunContext(workflow=workflow, record_type=record_type, record=record, payload=payload)
+    context = RunContext(workflow=workflow, record_type=record_type, record=record, payload=payload)
     described = []
     for index, action in enumerate(workflow.actions):
         entry = {"index": index, "type": action["type"], "would": None, "error": ""}
         try:
-            entry["would"] = actions.DESCRIBERS[action["type"]](
+            entry["would"] = ACTION_TYPES[action["type"]].describe(
                 context, action.get("params", {}), index=index
             )
-        except actions.StepRefused as error:
+        except StepRefused as error:
             entry["error"] = str(error)
         described.append(entry)
     return {
-        "conditions_met": not _unmet(results),
+        "conditions_met": not unmet(results),
         "conditions": [asdict(result) for result in results],
         "actions": described,
     }
-
-
-# Running executions
-
-
-# What a step leaves the task to do: stop (finished, waiting, retrying later, owned elsewhere) or go on.
-STOP = object()
-CONTINUE = object()
-
-
-def run_execution(execution_id, *, honour_waits: bool = True) -> None:
-    """Run an execution's remaining steps, one claimed step at a time, until it finishes or must wait.
-
-    Safe to call any number of times for the same execution (redelivered or re-queued tasks): a
-    step that succeeded is never run again. Without `honour_waits` (eager mode, where no later
-    task would come) a wait step ends at once.
-    """
-    for _ in range(2 * MAX_ACTIONS + 2):
-        move = _advance(execution_id, honour_waits=honour_waits)
-        if move is STOP:
-            return
-        if isinstance(move, actions.WebhookCall) and _settle_webhook(execution_id, move, _call(move)) is STOP:
-            return
-
-
-def _call(call: actions.WebhookCall):
-    """The webhook's result, or the exception it raised (refused address, timeout, connection error)."""
-    try:
-        return call.perform()
-    except Exception as error:
-        logger.info("webhook %s failed: %s", call.url, error)
-        return error
-
-
-def _locked(execution_id) -> WorkflowExecution | None:
-    executions = WorkflowExecution.objects.select_for_update(of=("self",)).select_related("workflow")
-    return executions.filter(pk=execution_id).first()
-
-
-def _now_text() -> str:
-    return timezone.now().isoformat()
-
-
-def _context(execution: WorkflowExecution) -> actions.RunContext:
-    record_type = record_type_named(execution.record_type) if execution.record_type else None
-    record = record_type.get(execution.record_id) if record_type and execution.record_id else None
-    return actions.RunContext(
-        workflow=execution.workflow,
-        record_type=record_type,
-        record=record,
-        payload=execution.trigger_payload,
-        execution=execution,
-    )
-
-
-@contextmanager
-def _acting_for(execution: WorkflowExecution):
-    """Record changes made by this execution's steps carry the chain of workflows that caused them."""
-    chain = (
-        tuple(execution.trigger_payload.get("chain", []))
-        if execution.trigger in Workflow.RECORD_TRIGGERS
-        else ()
-    )
-    token = _chain.set((*chain, str(execution.workflow_id)))
-    try:
-        yield
-    finally:
-        _chain.reset(token)
-
-
-def _advance(execution_id, *, honour_waits: bool):
-    """Under a lock on the execution row, run or claim its first unfinished step."""
-    with transaction.atomic():
-        execution = _locked(execution_id)
-        if execution is None or execution.status in WorkflowExecution.FINISHED:
-            return STOP
-        now = timezone.now()
-        if execution.status == Status.PENDING:
-            execution.status, execution.started_at = Status.RUNNING, now
-        step = next((step for step in execution.steps if step["status"] not in DONE_STEPS), None)
-        if step is None:
-            execution.status, execution.finished_at, execution.resume_at = Status.SUCCEEDED, now, None
-            execution.save()
-            return STOP
-        if step["status"] == RUNNING:
-            return _resume_running_step(execution, step, now, honour_waits=honour_waits)
-        execution.resume_at = None
-        if step["type"] == "wait":
-            seconds = wait_seconds(step["params"])
-            resume_at = now + datetime.timedelta(seconds=seconds)
-            step.update(status=RUNNING, started_at=now.isoformat(), next_attempt_at=resume_at.isoformat())
-            step["attempts"] += 1
-            execution.resume_at = resume_at
-            execution.save()
-            queue_run(execution, countdown=seconds)
-            return STOP
-        step["attempts"] += 1
-        execution.attempts += 1
-        step["started_at"] = step["started_at"] or now.isoformat()
-        step["next_attempt_at"] = None
-        context = _context(execution)
-        if step["type"] == "webhook":
-            step.update(status=RUNNING, claimed_at=now.isoformat())
-            execution.save()
-            try:
-                return actions.webhook_call(
-                    context, step["params"], index=step["index"], attempt=step["attempts"]
-                )
-            except Exception as error:  # building the body failed: nothing was sent
-                return _fail_step(execution, step, _describe(error), retry=False)
-        try:
-            with transaction.atomic(), _acting_for(execution):
-                output = actions.TRANSACTIONAL_RUNNERS[step["type"]](context, step["params"])
-        except actions.StepRefused as error:
-            return _fail_step(execution, step, str(error), retry=False)
-        except Exception as error:
-            logger.warning("workflow step %s of %s failed", step["index"], execution.pk, exc_info=True)
-            return _fail_step(execution, step, _describe(error), retry=True)
-        _succeed(execution, step, output)
-        return CONTINUE
-
-
-def _resume_running_step(execution, step, now, *, honour_waits: bool):
-    if step["type"] == "wait":
-        remaining = (datetime.datetime.fromisoformat(step["next_attempt_at"]) - now).total_seconds()
-        if honour_waits and remaining > WAIT_TOLERANCE_SECONDS:
-            queue_run(execution, countdown=remaining)  # early (a duplicate, or a clock ahead): come back
-            return STOP
-        _succeed(execution, step, {"waited_seconds": wait_seconds(step["params"])})
-        return CONTINUE
-    if _claim_fresh(step, now):
-        return STOP  # another worker is making this call right now
-    return _fail_step(
-        execution, step, "The worker stopped while this step ran; its outcome is unknown.", retry=True
-    )
-
-
-def _claim_fresh(step, now) -> bool:
-    claimed_at = datetime.datetime.fromisoformat(step.get("claimed_at") or step["started_at"])
-    return (now - claimed_at).total_seconds() < STEP_LEASE_SECONDS
-
-
-def _succeed(execution, step, output) -> None:
-    step.update(status=SUCCEEDED, output=output, error="", finished_at=_now_text())
-    step.pop("claimed_at", None)
-    execution.save()
-
-
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
-
-
-def _backoff(attempt: int) -> float:
-    delays = list(settings.WORKFLOW_RETRY_BACKOFF_SECONDS) or [0]
-    return float(delays[min(attempt - 1, len(delays) - 1)])
-
-
-def _fail_step(execution, step, message: str, *, retry: bool):
-    """Record a failed attempt: retry it later, or fail the execution and tell the owner."""
-    now = timezone.now()
-    step["error"] = message[:ERROR_LIMIT]
-    step.pop("claimed_at", None)
-    if retry and step["attempts"] < settings.WORKFLOW_STEP_MAX_ATTEMPTS:
-        delay = _backoff(step["attempts"])
-        retry_at = now + datetime.timedelta(seconds=delay)
-        step.update(status=PENDING, next_attempt_at=retry_at.isoformat())
-        execution.resume_at = retry_at
-        execution.save()
-        queue_run(execution, countdown=delay)
-        return STOP
-    step.update(status=FAILED, finished_at=now.isoformat(), next_attempt_at=None)
-    for later in execution.steps[step["index"] + 1 :]:
-        later.update(status=SKIPPED, error="Not run: an earlier step failed.")
-    attempts = step["attempts"]
-    execution.status, execution.finished_at, execution.resume_at = Status.FAILED, now, None
-    execution.error = (
-        f"Step {step['index'] + 1} ({step['type']}) failed after {attempts} "
-        f"attempt{'s' if attempts != 1 else ''}: {message}"
-    )[:ERROR_LIMIT]
-    execution.save()
-    workflow = execution.workflow
-    notify(
-        workflow.user,
-        kind=Notification.Kind.SEND_FAILED,
-        title=f"Workflow {workflow.name!r} failed",
-        body=execution.error,
-        target=execution,
-    )
-    return STOP
-
-
-def _settle_webhook(execution_id, call: actions.WebhookCall, result):
-    """Record the outcome of an outbound webhook call made by one claimed attempt; STOP or CONTINUE."""
-    with transaction.atomic():
-        execution = _locked(execution_id)
-        if execution is None:
-            return STOP
-        step = execution.steps[call.index]
-        if step["status"] != RUNNING or step["attempts"] != call.attempt:
-            return STOP  # settled already (the claim had expired and was handled elsewhere)
-        ok = not isinstance(result, Exception) and result.ok
-        if ok:
-            output = {"url": call.url, "status_code": result.status_code, "response": result.response_excerpt}
-            _succeed(execution, step, output)
-            return CONTINUE
-        if isinstance(result, Exception):
-            message = str(result) if isinstance(result, WebhookRefused) else _describe(result)
-        else:
-            message = f"{call.url} answered {result.status_code}: {result.response_excerpt[:200]}"
-        if execution.status in WorkflowExecution.FINISHED:
-            # Cancelled while the request was in flight: keep the true outcome, retry nothing.
-            step.update(status=FAILED, error=message, finished_at=_now_text())
-            step.pop("claimed_at", None)
-            execution.save()
-            return STOP
-        return _fail_step(execution, step, message, retry=not isinstance(result, WebhookRefused))
-
-
-# Cancelling
-
-
-def cancel_execution(execution: WorkflowExecution, *, user=None) -> WorkflowExecution:
-    """Stop a pending or running execution; steps not yet run are skipped."""
-    who = f" by {user.full_name or user.email}" if user is not None else ""
-    with transaction.atomic():
-        _cancel(execution.pk, reason=f"Cancelled{who}.")
-    return WorkflowExecution.objects.select_related("workflow").get(pk=execution.pk)
-
-
-def _cancel(execution_id, *, reason: str) -> None:
-    execution = _locked(execution_id)
-    if execution.status not in (Status.PENDING, Status.RUNNING):
-        raise CannotCancel(
-            f"This execution has {execution.status} already; only pending or running ones stop."
-        )
-    now = timezone.now()
-    for step in execution.steps:
-        # An outbound call in flight settles with its true outcome; a wait or a lost call is dropped.
-        in_flight = step["status"] == RUNNING and step["type"] != "wait" and _claim_fresh(step, now)
-        if step["status"] == PENDING or (step["status"] == RUNNING and not in_flight):
-            step.update(status=SKIPPED, error="Not run: the execution was cancelled.", next_attempt_at=None)
-    execution.status, execution.finished_at, execution.resume_at = Status.CANCELLED, now, None
-    execution.error = reason
-    execution.save()
-
-
-def parse_uuid(value) -> uuid.UUID | None:
-    """A UUID from a path or payload value, or None when it is not one."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def stalled_executions_cutoff() -> datetime.datetime:
-    """Executions due to run before this time, still pending or running, lost their task."""
-    return timezone.now() - datetime.timedelta(seconds=settings.OUTBOX_REQUEUE_AFTER_SECONDS)

@@ -1,4 +1,4 @@
-"""HMAC-SHA256 signatures of webhook bodies, and the outbound webhook request itself."""
+"""HMAC-SHA256 signatures of webhook bodies, the outbound webhook request, and the addresses it may reach."""
 
 import hashlib
 import hmac
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-
-from .rules import address_allowed
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 SIGNATURE_HEADER = "X-CRM-Signature"
 DELIVERY_HEADER = "X-CRM-Delivery"
@@ -47,6 +48,39 @@ class WebhookResult:
     @property
     def ok(self) -> bool:
         return 200 <= self.status_code < 300
+
+
+def url_problem(url) -> str | None:
+    """Why a webhook URL is refused at save time: not http(s), no host, or a private literal address."""
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return "Give an http(s) URL of at most 2000 characters."
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "Only http and https URLs are allowed."
+    if not url.isascii():
+        return "Give the URL in ASCII: an international domain name in its xn-- form, other text %-encoded."
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return "Give a valid http(s) URL, such as https://hooks.example.com/crm."
+    if parts.username or parts.password:
+        return "Credentials in the URL are not allowed; put them in the payload."
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return None
+    if not address_allowed(address):
+        return "Private, loopback and link-local addresses are not allowed."
+    return None
+
+
+def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether outbound webhooks may reach this address (public only, unless private ones are allowed)."""
+    if settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE:
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
 
 
 def _check_destination(url: str) -> None:

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from tenancy.context import all_companies
 from tenancy.tasks import TenantTask, enqueue_after_commit
 
-from . import services
+from . import engine, schedule
 from .models import Workflow, WorkflowExecution
 
 logger = logging.getLogger("workflows")
@@ -22,13 +22,13 @@ DUE_BATCH = 500
 def run_execution(self, *, company_id, execution_id):
     """Run an execution's remaining steps; a redelivered task never repeats a step that succeeded."""
     # Eager mode (development without a worker) has no later task to end a wait, so waits end at once.
-    services.run_execution(execution_id, honour_waits=not self.request.is_eager)
+    engine.run_execution(execution_id, honour_waits=not self.request.is_eager)
 
 
 @shared_task(base=TenantTask, name="workflows.start_scheduled")
 def start_scheduled(*, company_id, workflow_id, due_at):
     """Start one company's scheduled workflow for one due slot, at most once per slot."""
-    services.start_scheduled_run(workflow_id, due_at=parse_datetime(due_at))
+    schedule.start_scheduled_run(workflow_id, due_at=parse_datetime(due_at))
 
 
 @shared_task(name="workflows.dispatch_scheduled")
@@ -44,7 +44,7 @@ def dispatch_scheduled() -> int:
         stalled = list(
             WorkflowExecution.objects.filter(
                 status__in=[WorkflowExecution.Status.PENDING, WorkflowExecution.Status.RUNNING],
-                resume_at__lt=services.stalled_executions_cutoff(),
+                resume_at__lt=engine.stalled_executions_cutoff(),
             )
             .order_by("resume_at")
             .values_list("pk", "company_id")[:DUE_BATCH]

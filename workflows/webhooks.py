@@ -13,7 +13,9 @@ from tenancy.context import company_context
 from tenancy.resolution import company_owning
 
 from . import services
+from .conditions import unmet
 from .models import Workflow
+from .records import parse_uuid
 from .signing import DELIVERY_HEADER, SIGNATURE_HEADER, signature_matches
 
 logger = logging.getLogger("workflows")
@@ -38,7 +40,7 @@ class WorkflowHookView(View):
         except RequestDataTooBig:
             return JsonResponse({"detail": "The body is too large."}, status=413)
         signature = request.META.get(SIGNATURE_META, "")
-        workflow_pk = services.parse_uuid(workflow_id)
+        workflow_pk = parse_uuid(workflow_id)
         if not signature or workflow_pk is None:
             return _refused()
         company_id = company_owning(
@@ -73,10 +75,9 @@ class WorkflowHookView(View):
         except services.RunRefused as error:
             return JsonResponse(error.errors, status=400)
         if isinstance(outcome, list):
-            unmet = [
-                f"{result.field} {result.op} {result.value!r}" for result in outcome if result.met is False
-            ]
-            return JsonResponse({"detail": "The conditions are not met; nothing ran.", "unmet": unmet})
+            return JsonResponse(
+                {"detail": "The conditions are not met; nothing ran.", "unmet": unmet(outcome)}
+            )
         return JsonResponse(
             {"execution_id": str(outcome.pk), "status": outcome.status, "created": created},
             status=202 if created else 200,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from crm.models import Contact, Deal
 from messaging.models import Email, Notification
 from tenancy.context import company_context
-from workflows import services
+from workflows import engine, services
 from workflows.models import Workflow, WorkflowExecution
 from workflows.tasks import dispatch_scheduled, run_execution
 
@@ -81,7 +81,7 @@ def run_task(execution) -> None:
 def run_on_worker(execution) -> None:
     """What a worker's delivery of the task does (an eager run ends waits at once, a worker's does not)."""
     with company_context(execution.company_id):
-        services.run_execution(execution.pk)
+        engine.run_execution(execution.pk)
 
 
 def start(workflow, record=None) -> WorkflowExecution:
@@ -374,7 +374,7 @@ def test_a_webhook_claimed_by_another_worker_is_left_to_it_until_its_claim_expir
 
     assert receiver.requests == []
     assert reload(execution).steps[0]["status"] == "running"
-    lost = (timezone.now() - timedelta(seconds=services.STEP_LEASE_SECONDS + 1)).isoformat()
+    lost = (timezone.now() - timedelta(seconds=engine.STEP_LEASE_SECONDS + 1)).isoformat()
     claimed.steps[0]["claimed_at"] = lost
     with company_context(company_a):
         WorkflowExecution.objects.filter(pk=execution.pk).update(steps=claimed.steps)
