@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from .admin_site import refuse_foreign_context
 from .context import company_context, current_scope, require_company_id
 from .models import AuditLog, Company, User
 from .scoping import scoped_choices
@@ -35,6 +36,10 @@ class TenantModelAdmin(admin.ModelAdmin):
     Company staff see their own company's records; platform super admins see every company's,
     with a company column and filter, and pick the company of a new record themselves.
     """
+
+    def get_queryset(self, request):
+        refuse_foreign_context(request)
+        return super().get_queryset(request)
 
     def get_list_display(self, request):
         columns = list(super().get_list_display(request))
@@ -207,6 +212,7 @@ class CompanyAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at", "updated_at"]
 
     def get_queryset(self, request):
+        refuse_foreign_context(request)
         companies = super().get_queryset(request)
         if _is_platform_admin(request):
             return companies
@@ -273,6 +279,7 @@ class UserAdmin(DjangoUserAdmin):
         return ["company", *filters] if _is_platform_admin(request) else filters
 
     def get_queryset(self, request):
+        refuse_foreign_context(request)
         users = super().get_queryset(request)
         if _is_platform_admin(request):
             return users

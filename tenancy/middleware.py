@@ -17,6 +17,7 @@ from .models import AuditLog, Company
 logger = logging.getLogger("tenancy.middleware")
 
 COMPANY_HEADER = "HTTP_X_COMPANY_ID"
+API_PATH_PREFIX = "/api/"
 # Errors of the database connection rather than of the query: the server restarted, went away, or
 # refused the connection. A retry in a few seconds may succeed, so they answer 503, not 500.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
@@ -32,17 +33,78 @@ class CompanyHeaderRefused(Exception):
         self.status = status
 
 
-def request_user(request):
-    """The authenticated user of a request: a valid bearer token first, else the session."""
+class IdentitiesDiffer(Exception):
+    """A request carries a session of one user and a bearer token of another."""
+
+    def __init__(self, session_user, bearer_user):
+        super().__init__(f"session user {session_user.pk} and bearer user {bearer_user.pk} differ")
+        self.session_user = session_user
+        self.bearer_user = bearer_user
+
+
+def bearer_user(request):
+    """The user of a valid bearer token, or None (no token, or one DRF will answer 401 for)."""
     try:
         result = TenantJWTAuthentication().authenticate(request)
     except (APIException, TokenError):
         # DRF answers the request with 401 when the view runs; no company is set meanwhile.
         return None
-    if result is not None:
-        return result[0]
+    return result[0] if result is not None else None
+
+
+def sends_bearer_token(request) -> bool:
+    """Whether the request's Authorization header carries a bearer token, valid or not."""
+    authentication = TenantJWTAuthentication()
+    header = authentication.get_header(request)
+    if header is None:
+        return False
+    try:
+        return authentication.get_raw_token(header) is not None
+    except APIException:
+        return True  # "Bearer" with no token, or with spaces in it: a bearer token, a malformed one
+
+
+def session_user(request):
+    """The user signed in through the session cookie, or None."""
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
+
+
+def request_user(request):
+    """The one identity that decides a request's company and permissions.
+
+    The API (`/api/`) takes a bearer token when the request sends one and the session otherwise;
+    every other path (the admin, the signing page) knows only the session, as Django's own views
+    check permissions on it. A session and a bearer token of two different users are refused on
+    every path, so no request can run with one user's powers inside another user's company.
+    """
+    from_session = session_user(request)
+    has_bearer = sends_bearer_token(request)
+    from_bearer = bearer_user(request) if has_bearer else None
+    if from_session is not None and from_bearer is not None and from_session.pk != from_bearer.pk:
+        raise IdentitiesDiffer(from_session, from_bearer)
+    if request.path_info.startswith(API_PATH_PREFIX) and has_bearer:
+        return from_bearer
+    return from_session
+
+
+def refuse_two_identities(request, conflict: IdentitiesDiffer) -> JsonResponse:
+    """400 for a request with two identities, written to the audit log with both users."""
+    record_access(
+        action=AuditLog.Action.IDENTITIES_DIFFER,
+        reason=f"refused: {conflict}",
+        actor=conflict.session_user,
+        company_id=conflict.session_user.company_id,
+        request=request,
+    )
+    logger.warning("refused %s %s: %s", request.method, request.path, conflict)
+    return JsonResponse(
+        {
+            "detail": "This request carries a session and a bearer token of two different users; "
+            "send one of them."
+        },
+        status=400,
+    )
 
 
 def requested_company_id(request) -> uuid.UUID | None:
@@ -121,7 +183,10 @@ class TenantMiddleware:
         return database_unavailable(request, exception)
 
     def _in_company(self, request):
-        user = request_user(request)
+        try:
+            user = request_user(request)
+        except IdentitiesDiffer as conflict:
+            return refuse_two_identities(request, conflict)
         try:
             scope = scope_for_request(request, user)
         except CompanyHeaderRefused as refusal:

@@ -127,6 +127,7 @@ class AuditLog(models.Model):
     class Action(models.TextChoices):
         ALL_COMPANIES = "all_companies", "Read across all companies"
         COMPANY_ACCESS = "company_access", "Super admin acted inside a company"
+        IDENTITIES_DIFFER = "identities_differ", "Refused: a session and a bearer token of two users"
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -116,7 +116,7 @@ def test_matrix_catches_leaky_viewset(prefix, viewset, check, failure, tenants):
     """The matrix's own checks fail on a viewset that leaks across companies."""
     # The savepoint drops what a leak stored, which PostgreSQL's deferred composite keys would refuse.
     with pytest.raises(AssertionError, match=failure), transaction.atomic():
-        check(f"/leaky/{prefix}", viewset, tenants)
+        check(f"/api/leaky/{prefix}", viewset, tenants)
 
 
 @pytest.mark.urls("tests.urls_leaky")

@@ -1,4 +1,4 @@
-"""Test-only routes whose views record the tenant scope they ran in; one of them raises."""
+"""Test-only API routes whose views record the tenant scope they ran in; one of them raises."""
 
 from django.http import JsonResponse
 from django.urls import path
@@ -21,6 +21,6 @@ def record_scope_then_fail(request):
 
 
 urlpatterns = [
-    path("probe/scope", record_scope),
-    path("probe/fail", record_scope_then_fail),
+    path("api/probe/scope", record_scope),
+    path("api/probe/fail", record_scope_then_fail),
 ]

@@ -1,4 +1,4 @@
-"""The project's URLs plus the leaky canary viewsets under /leaky/."""
+"""The project's URLs plus the leaky canary viewsets under /api/leaky/."""
 
 from django.urls import include, re_path
 
@@ -12,6 +12,6 @@ leaky_router = OptionalSlashRouter()
 for prefix, viewset in LEAKY_ROUTES:
     leaky_router.register(prefix, viewset, basename=f"leaky-{prefix}")
 
-urlpatterns = [re_path(r"^leaky/", include(leaky_router.urls)), *project_urlpatterns]
+urlpatterns = [re_path(r"^api/leaky/", include(leaky_router.urls)), *project_urlpatterns]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
