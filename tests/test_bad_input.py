@@ -496,48 +496,20 @@ def test_decimals_booleans_and_integers_keep_their_json_types(
     assert message in json.dumps(assert_clear_error(response, 400)[field])
 
 
-OUR_PACKAGES = {
-    "core",
-    "tenancy",
-    "crm",
-    "messaging",
-    "calls",
-    "files",
-    "documents",
-    "quotes",
-    "workflows",
-    "analytics",
-}
-
-
 def test_every_api_serializer_holds_json_types():
     """Each serializer the API declares inherits the strict JSON types, so no field coerces silently."""
     from rest_framework import serializers
 
     from core.api.strict import StrictJsonTypesMixin
 
+    from .test_layers import LAYERS
+
     def subclasses(cls):
         for sub in cls.__subclasses__():
             yield sub
             yield from subclasses(sub)
 
-    ours = [
-        cls
-        for cls in subclasses(serializers.Serializer)
-        if cls.__module__.split(".")[0]
-        in {
-            "core",
-            "tenancy",
-            "crm",
-            "messaging",
-            "calls",
-            "files",
-            "documents",
-            "quotes",
-            "workflows",
-            "analytics",
-        }
-    ]
+    ours = [cls for cls in subclasses(serializers.Serializer) if cls.__module__.split(".")[0] in LAYERS]
     assert len(ours) > 30
     lenient = sorted(
         f"{cls.__module__}.{cls.__name__}" for cls in ours if not issubclass(cls, StrictJsonTypesMixin)

@@ -16,18 +16,11 @@ from ..factories import (
     CallFactory,
     ContactFactory,
     PhoneNumberFactory,
-    TwilioSettingsFactory,
     UserFactory,
 )
-from ..unscoped import unscoped
+from ..unscoped import stored
 
 CALLER_PHONE = "+14155550111"
-
-
-def stored(pk) -> Call:
-    """The call as stored, deleted or not."""
-    with unscoped():
-        return Call._base_manager.get(pk=pk)
 
 
 def calls_of(company) -> list[Call]:
@@ -54,24 +47,20 @@ def caller_a(user_a):
 
 
 @pytest.fixture
-def twilio_a(company_a, twilio_fake):
-    settings = TwilioSettingsFactory(company=company_a)
-    twilio_fake.accounts[settings.account_sid] = settings.auth_token
-    return settings
-
-
-@pytest.fixture
-def number_a(company_a, caller_a, twilio_a):
+def caller_number_a(company_a, caller_a, twilio_a):
+    """A voice number of company A that rings caller_a, with Twilio set up."""
     return PhoneNumberFactory(company=company_a, user=caller_a)
 
 
 @pytest.fixture
-def contact_a(company_a):
+def callee_a(company_a):
+    """The contact of company A that the calls go to."""
     return ContactFactory(company=company_a, phone="+14155550900")
 
 
 @pytest.fixture
-def number_b(company_b):
+def any_number_b(company_b):
+    """A number of company B, owned by a user of its own."""
     return PhoneNumberFactory(company=company_b)
 
 
@@ -159,7 +148,7 @@ def test_patch_changes_notes_and_contact_but_not_what_twilio_reported(client_a, 
     )
 
     assert response.status_code == 200, response.content
-    after = stored(call.pk)
+    after = stored(Call, call.pk)
     assert (after.notes, after.contact_id) == ("Wants a demo", other_contact.pk)
     assert (after.status, after.duration_seconds) == ("completed", 60)
     assert (after.to_number, after.recording_url) == (call.to_number, "")
@@ -175,7 +164,7 @@ def test_patch_refuses_another_companys_contact_and_call(client_a, client_b, com
 
     assert foreign_contact.status_code == 400 and "contact" in foreign_contact.json()
     assert foreign_call.status_code == 404
-    after = stored(call.pk)
+    after = stored(Call, call.pk)
     assert (after.contact_id, after.notes) == (call.contact_id, "original")
 
 
@@ -184,10 +173,10 @@ def test_delete_hides_the_call_and_keeps_it(client_a, client_b, company_a):
     call = CallFactory(phone_number__company=company_a)
 
     assert client_b.delete(f"/api/calls/{call.pk}").status_code == 404
-    assert stored(call.pk).is_deleted is False
+    assert stored(Call, call.pk).is_deleted is False
     assert client_a.delete(f"/api/calls/{call.pk}").status_code == 204
 
-    assert stored(call.pk).is_deleted is True
+    assert stored(Call, call.pk).is_deleted is True
     assert listed_ids(client_a) == []
 
 
@@ -195,47 +184,47 @@ def test_delete_hides_the_call_and_keeps_it(client_a, client_b, company_a):
 
 
 def test_click_to_call_rings_the_caller_then_dials_the_contact(
-    client_a, caller_a, number_a, contact_a, twilio_fake, company_a, django_capture_on_commit_callbacks
+    client_a, caller_a, caller_number_a, callee_a, twilio_fake, company_a, django_capture_on_commit_callbacks
 ):
     """The call is recorded, then Twilio is asked to ring the caller's phone from the company number."""
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["direction"], body["status"], body["to_number"]) == ("outbound", "queued", contact_a.phone)
+    assert (body["direction"], body["status"], body["to_number"]) == ("outbound", "queued", callee_a.phone)
     assert (body["from_number"], body["user"], body["contact"]) == (
-        number_a.number,
+        caller_number_a.number,
         str(caller_a.pk),
-        str(contact_a.pk),
+        str(callee_a.pk),
     )
     [request] = twilio_fake.sent("Calls")
-    assert (request["To"], request["From"]) == (CALLER_PHONE, number_a.number)
-    connect = "/api/twilio/voice/connect?" + urlencode({"call": body["id"], "number": number_a.number})
+    assert (request["To"], request["From"]) == (CALLER_PHONE, caller_number_a.number)
+    connect = "/api/twilio/voice/connect?" + urlencode({"call": body["id"], "number": caller_number_a.number})
     assert request["Url"] == public_url(connect)
-    status = "/api/twilio/voice/status?" + urlencode({"number": number_a.number})
+    status = "/api/twilio/voice/status?" + urlencode({"number": caller_number_a.number})
     assert request["StatusCallback"] == public_url(status)
     assert request["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
-    call = stored(body["id"])
+    call = stored(Call, body["id"])
     assert call.status == "initiated"
     assert call.twilio_sid.startswith("CA")
     assert call.attempts == 1
 
 
 def test_click_to_call_to_a_number_links_its_contact(
-    client_a, number_a, contact_a, twilio_fake, django_capture_on_commit_callbacks
+    client_a, caller_number_a, callee_a, twilio_fake, django_capture_on_commit_callbacks
 ):
     """Calling a number that belongs to a contact links the call to that contact."""
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_a.post("/api/calls", {"to": contact_a.phone}, format="json")
+        response = client_a.post("/api/calls", {"to": callee_a.phone}, format="json")
 
     assert response.status_code == 201, response.content
-    assert response.json()["contact"] == str(contact_a.pk)
+    assert response.json()["contact"] == str(callee_a.pk)
     assert twilio_fake.sent("Calls")[0]["To"] == CALLER_PHONE
 
 
 def test_click_to_call_prefers_the_callers_own_number(
-    client_a, caller_a, company_a, contact_a, twilio_a, twilio_fake, django_capture_on_commit_callbacks
+    client_a, caller_a, company_a, callee_a, twilio_a, twilio_fake, django_capture_on_commit_callbacks
 ):
     """Without from_number, the call goes out from the caller's own voice number, not the first one."""
     PhoneNumberFactory(company=company_a, number="+12025550001")
@@ -243,14 +232,14 @@ def test_click_to_call_prefers_the_callers_own_number(
     own = PhoneNumberFactory(company=company_a, number="+12025550003", user=caller_a)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.json()["from_number"] == own.number
     assert twilio_fake.sent("Calls")[0]["From"] == own.number
 
 
 def test_click_to_call_falls_back_to_the_companys_first_voice_number(
-    client_a, caller_a, company_a, contact_a, twilio_a, twilio_fake, django_capture_on_commit_callbacks
+    client_a, caller_a, company_a, callee_a, twilio_a, twilio_fake, django_capture_on_commit_callbacks
 ):
     """A caller with no number of their own calls from the company's first voice-enabled number."""
     PhoneNumberFactory(company=company_a, number="+12025550011", voice_enabled=False)
@@ -258,20 +247,20 @@ def test_click_to_call_falls_back_to_the_companys_first_voice_number(
     PhoneNumberFactory(company=company_a, number="+12025550013")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.json()["from_number"] == first.number
 
 
 def test_click_to_call_from_a_chosen_company_number(
-    client_a, company_a, number_a, contact_a, twilio_fake, django_capture_on_commit_callbacks
+    client_a, company_a, caller_number_a, callee_a, twilio_fake, django_capture_on_commit_callbacks
 ):
     """An explicit voice-enabled from_number of the company is used."""
     chosen = PhoneNumberFactory(company=company_a, number="+12025550021")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client_a.post(
-            "/api/calls", {"contact": str(contact_a.pk), "from_number": chosen.number}, format="json"
+            "/api/calls", {"contact": str(callee_a.pk), "from_number": chosen.number}, format="json"
         )
 
     assert response.status_code == 201, response.content
@@ -288,7 +277,7 @@ def test_click_to_call_from_a_chosen_company_number(
     ids=["nothing-to-call", "not-e164", "not-our-number"],
 )
 def test_click_to_call_with_bad_input_is_a_400_on_the_field(
-    body, field, client_a, number_a, twilio_fake, company_a
+    body, field, client_a, caller_number_a, twilio_fake, company_a
 ):
     """Missing or malformed targets and numbers the company does not own are refused, nothing recorded."""
     response = client_a.post("/api/calls", body, format="json")
@@ -299,14 +288,14 @@ def test_click_to_call_with_bad_input_is_a_400_on_the_field(
 
 
 def test_click_to_call_refuses_other_companys_contact_and_number(
-    client_a, number_a, number_b, company_a, company_b, twilio_fake
+    client_a, caller_number_a, any_number_b, company_a, company_b, twilio_fake
 ):
     """B's contact is a 400 on contact; B's number is a 400 on from_number; nothing is recorded."""
     contact_b = ContactFactory(company=company_b)
 
     contact = client_a.post("/api/calls", {"contact": str(contact_b.pk)}, format="json")
     number = client_a.post(
-        "/api/calls", {"to": "+14155550100", "from_number": number_b.number}, format="json"
+        "/api/calls", {"to": "+14155550100", "from_number": any_number_b.number}, format="json"
     )
 
     assert contact.status_code == 400 and "contact" in contact.json()
@@ -315,7 +304,7 @@ def test_click_to_call_refuses_other_companys_contact_and_number(
     assert twilio_fake.requests == []
 
 
-def test_click_to_call_refuses_a_number_without_voice(client_a, company_a, number_a, twilio_fake):
+def test_click_to_call_refuses_a_number_without_voice(client_a, company_a, caller_number_a, twilio_fake):
     """A company number that cannot make calls is a 400 on from_number."""
     sms_only = PhoneNumberFactory(company=company_a, voice_enabled=False)
 
@@ -327,7 +316,7 @@ def test_click_to_call_refuses_a_number_without_voice(client_a, company_a, numbe
     assert calls_of(company_a) == []
 
 
-def test_click_to_call_refuses_a_contact_without_phone(client_a, company_a, number_a, twilio_fake):
+def test_click_to_call_refuses_a_contact_without_phone(client_a, company_a, caller_number_a, twilio_fake):
     """A contact with no number cannot be called."""
     contact = ContactFactory(company=company_a, phone="")
 
@@ -338,14 +327,14 @@ def test_click_to_call_refuses_a_contact_without_phone(client_a, company_a, numb
 
 
 def test_click_to_call_needs_the_callers_own_phone(
-    client_a, user_a, company_a, twilio_a, contact_a, twilio_fake
+    client_a, user_a, company_a, twilio_a, callee_a, twilio_fake
 ):
     """A caller with no phone on their profile gets a 409 saying so; nothing is recorded or sent."""
     PhoneNumberFactory(company=company_a)
     user_a.phone = ""
     user_a.save(update_fields=["phone"])
 
-    response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+    response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.status_code == 409
     assert "your own phone number" in response.json()["detail"]
@@ -353,20 +342,20 @@ def test_click_to_call_needs_the_callers_own_phone(
     assert twilio_fake.requests == []
 
 
-def test_click_to_call_needs_twilio_settings(client_a, caller_a, company_a, contact_a, twilio_fake):
+def test_click_to_call_needs_twilio_settings(client_a, caller_a, company_a, callee_a, twilio_fake):
     """Without the company's Twilio account the call is refused with a 409 pointing at the settings."""
     PhoneNumberFactory(company=company_a)
 
-    response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+    response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.status_code == 409
     assert "/api/twilio-settings" in response.json()["detail"]
     assert calls_of(company_a) == []
 
 
-def test_click_to_call_needs_a_voice_number(client_a, caller_a, twilio_a, contact_a, company_a):
+def test_click_to_call_needs_a_voice_number(client_a, caller_a, twilio_a, callee_a, company_a):
     """A company without a voice-enabled number gets a 409 saying to add one."""
-    response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+    response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     assert response.status_code == 409
     assert "voice-enabled phone number" in response.json()["detail"]
@@ -376,8 +365,8 @@ def test_click_to_call_needs_a_voice_number(client_a, caller_a, twilio_a, contac
 def test_a_twilio_error_marks_the_call_failed_and_tells_the_caller(
     client_a,
     caller_a,
-    number_a,
-    contact_a,
+    caller_number_a,
+    callee_a,
     twilio_fake,
     company_a,
     company_b,
@@ -387,9 +376,9 @@ def test_a_twilio_error_marks_the_call_failed_and_tells_the_caller(
     twilio_fake.fail_next(400, 21210, "The source phone number provided is not yet verified.")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
-    call = stored(response.json()["id"])
+    call = stored(Call, response.json()["id"])
     assert call.status == "failed"
     assert "21210" in call.error_message and "not yet verified" in call.error_message
     assert call.twilio_sid is None
@@ -400,45 +389,45 @@ def test_a_twilio_error_marks_the_call_failed_and_tells_the_caller(
 
 
 def test_a_redelivered_task_places_the_call_once(
-    client_a, number_a, contact_a, twilio_fake, company_a, django_capture_on_commit_callbacks
+    client_a, caller_number_a, callee_a, twilio_fake, company_a, django_capture_on_commit_callbacks
 ):
     """The same place_call delivered twice rings the caller once."""
     with django_capture_on_commit_callbacks(execute=False):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
     kwargs = {"company_id": str(company_a.pk), "call_id": response.json()["id"]}
 
     place_call.apply(kwargs=kwargs, throw=True)
     place_call.apply(kwargs=kwargs, throw=True)
 
     assert len(twilio_fake.sent("Calls")) == 1
-    assert stored(kwargs["call_id"]).attempts == 1
+    assert stored(Call, kwargs["call_id"]).attempts == 1
 
 
 def test_a_task_naming_another_companys_call_places_nothing(
-    client_a, number_a, contact_a, twilio_fake, company_b, django_capture_on_commit_callbacks
+    client_a, caller_number_a, callee_a, twilio_fake, company_b, django_capture_on_commit_callbacks
 ):
     """A task run inside company B cannot place company A's queued call."""
     with django_capture_on_commit_callbacks(execute=False):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
 
     place_call.apply(kwargs={"company_id": str(company_b.pk), "call_id": response.json()["id"]}, throw=True)
 
     assert twilio_fake.requests == []
-    assert stored(response.json()["id"]).status == "queued"
+    assert stored(Call, response.json()["id"]).status == "queued"
 
 
 def test_a_call_recorded_during_a_broker_outage_is_placed_when_the_outbox_runs(
-    client_a, number_a, contact_a, twilio_fake, settings, django_capture_on_commit_callbacks
+    client_a, caller_number_a, callee_a, twilio_fake, settings, django_capture_on_commit_callbacks
 ):
     """A queued call whose task never reached a worker is placed by the outbox, once."""
     settings.OUTBOX_REQUEUE_AFTER_SECONDS = -1
     with django_capture_on_commit_callbacks(execute=False):
-        response = client_a.post("/api/calls", {"contact": str(contact_a.pk)}, format="json")
-    assert stored(response.json()["id"]).status == "queued"
+        response = client_a.post("/api/calls", {"contact": str(callee_a.pk)}, format="json")
+    assert stored(Call, response.json()["id"]).status == "queued"
     assert twilio_fake.requests == []
 
     requeue_stalled_sends()
     requeue_stalled_sends()
 
     assert len(twilio_fake.sent("Calls")) == 1
-    assert stored(response.json()["id"]).status == "initiated"
+    assert stored(Call, response.json()["id"]).status == "initiated"

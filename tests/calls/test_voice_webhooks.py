@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from calls.models import Call
+from calls.services import MAX_CALL_SECONDS, _seconds
 from messaging.models import Notification
 from messaging.twilio import public_url
 from tenancy.context import company_context
@@ -61,12 +62,14 @@ def web():
 
 
 @pytest.fixture
-def twilio_a(company_a):
+def twilio_settings_a(company_a):
+    """Company A's Twilio settings, whose auth token signs the webhooks; no fake Twilio behind them."""
     return TwilioSettingsFactory(company=company_a)
 
 
 @pytest.fixture
-def twilio_b(company_b):
+def twilio_settings_b(company_b):
+    """Company B's Twilio settings, whose auth token signs the webhooks; no fake Twilio behind them."""
     return TwilioSettingsFactory(company=company_b)
 
 
@@ -76,12 +79,14 @@ def owner_a(company_a):
 
 
 @pytest.fixture
-def number_a(company_a, owner_a, twilio_a):
+def webhook_number_a(company_a, owner_a, twilio_settings_a):
+    """Company A's number that Twilio calls the webhooks for; it rings owner_a."""
     return PhoneNumberFactory(company=company_a, user=owner_a)
 
 
 @pytest.fixture
-def number_b(company_b, user_b, twilio_b):
+def webhook_number_b(company_b, user_b, twilio_settings_b):
+    """Company B's number that Twilio calls the webhooks for; it rings user_b."""
     return PhoneNumberFactory(company=company_b, user=user_b)
 
 
@@ -117,37 +122,37 @@ def inbound_call(number, *, call_sid="CA" + "2" * 32, status=Call.Status.RINGING
 # Signatures
 
 
-def _inbound_case(number_a, web):
-    return voice_path("inbound"), inbound_params(number_a)
+def _inbound_case(webhook_number_a, web):
+    return voice_path("inbound"), inbound_params(webhook_number_a)
 
 
-def _dial_status_case(number_a, web):
-    call = inbound_call(number_a)
-    params = {"CallSid": call.twilio_sid, "DialCallStatus": "no-answer", "To": number_a.number}
-    return voice_path("dial-status", number=number_a.number), params
+def _dial_status_case(webhook_number_a, web):
+    call = inbound_call(webhook_number_a)
+    params = {"CallSid": call.twilio_sid, "DialCallStatus": "no-answer", "To": webhook_number_a.number}
+    return voice_path("dial-status", number=webhook_number_a.number), params
 
 
-def _recording_case(number_a, web):
-    call = inbound_call(number_a, status=Call.Status.NO_ANSWER)
+def _recording_case(webhook_number_a, web):
+    call = inbound_call(webhook_number_a, status=Call.Status.NO_ANSWER)
     params = {
         "CallSid": call.twilio_sid,
         "RecordingSid": "RE" + "3" * 32,
         "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3",
         "RecordingDuration": "14",
     }
-    return voice_path("recording", number=number_a.number), params
+    return voice_path("recording", number=webhook_number_a.number), params
 
 
-def _status_case(number_a, web):
-    call = inbound_call(number_a)
+def _status_case(webhook_number_a, web):
+    call = inbound_call(webhook_number_a)
     params = {"CallSid": call.twilio_sid, "CallStatus": "completed", "CallDuration": "30"}
-    return voice_path("status", number=number_a.number), params
+    return voice_path("status", number=webhook_number_a.number), params
 
 
-def _connect_case(number_a, web):
-    call = CallFactory(phone_number=number_a, status=Call.Status.INITIATED, twilio_sid=None)
-    params = {"CallSid": "CA" + "4" * 32, "From": number_a.number, "To": OWNER_PHONE}
-    return voice_path("connect", call=str(call.pk), number=number_a.number), params
+def _connect_case(webhook_number_a, web):
+    call = CallFactory(phone_number=webhook_number_a, status=Call.Status.INITIATED, twilio_sid=None)
+    params = {"CallSid": "CA" + "4" * 32, "From": webhook_number_a.number, "To": OWNER_PHONE}
+    return voice_path("connect", call=str(call.pk), number=webhook_number_a.number), params
 
 
 WEBHOOK_CASES = {
@@ -160,12 +165,14 @@ WEBHOOK_CASES = {
 
 
 @pytest.mark.parametrize("case", WEBHOOK_CASES.values(), ids=WEBHOOK_CASES.keys())
-def test_a_correctly_signed_webhook_is_accepted_and_acts(case, web, number_a, twilio_a, user_a):
+def test_a_correctly_signed_webhook_is_accepted_and_acts(
+    case, web, webhook_number_a, twilio_settings_a, user_a
+):
     """The control of the refusals below: the same request signed with the number's company token works."""
-    path, params = case(number_a, web)
+    path, params = case(webhook_number_a, web)
     before = everything_stored()
 
-    response = post_twilio_webhook(web, path, params, twilio_a.auth_token)
+    response = post_twilio_webhook(web, path, params, twilio_settings_a.auth_token)
 
     assert response.status_code == 200, response.content
     assert everything_stored() != before
@@ -174,10 +181,10 @@ def test_a_correctly_signed_webhook_is_accepted_and_acts(case, web, number_a, tw
 @pytest.mark.parametrize("case", WEBHOOK_CASES.values(), ids=WEBHOOK_CASES.keys())
 @pytest.mark.parametrize("signing", ["missing", "invalid", "other-company-token", "tampered-body"])
 def test_a_badly_signed_webhook_is_refused_and_writes_nothing(
-    case, signing, web, number_a, number_b, twilio_a, twilio_b, user_a
+    case, signing, web, webhook_number_a, webhook_number_b, twilio_settings_a, twilio_settings_b, user_a
 ):
     """Unsigned, wrongly signed, signed with company B's token, or altered after signing: 403, no writes."""
-    path, params = case(number_a, web)
+    path, params = case(webhook_number_a, web)
     before = everything_stored()
 
     if signing == "missing":
@@ -185,9 +192,9 @@ def test_a_badly_signed_webhook_is_refused_and_writes_nothing(
     elif signing == "invalid":
         response = post_twilio_webhook(web, path, params, None, signature="bm90LWEtc2lnbmF0dXJl")
     elif signing == "other-company-token":
-        response = post_twilio_webhook(web, path, params, twilio_b.auth_token)
+        response = post_twilio_webhook(web, path, params, twilio_settings_b.auth_token)
     else:
-        signature = twilio_signature(path, params, twilio_a.auth_token)
+        signature = twilio_signature(path, params, twilio_settings_a.auth_token)
         response = post_twilio_webhook(
             web, path, {**params, "From": "+19005550100"}, None, signature=signature
         )
@@ -196,11 +203,11 @@ def test_a_badly_signed_webhook_is_refused_and_writes_nothing(
     assert everything_stored() == before
 
 
-def test_a_call_to_an_unknown_number_is_refused(web, number_a, twilio_a):
+def test_a_call_to_an_unknown_number_is_refused(web, webhook_number_a, twilio_settings_a):
     """A number no company owns resolves to no token: 403, nothing recorded."""
-    params = {**inbound_params(number_a), "To": "+19995550100"}
+    params = {**inbound_params(webhook_number_a), "To": "+19995550100"}
 
-    response = post_twilio_webhook(web, voice_path("inbound"), params, twilio_a.auth_token)
+    response = post_twilio_webhook(web, voice_path("inbound"), params, twilio_settings_a.auth_token)
 
     assert response.status_code == 403
     assert everything_stored() == ([], [])
@@ -210,25 +217,25 @@ def test_a_call_to_an_unknown_number_is_refused(web, number_a, twilio_a):
 
 
 def test_an_inbound_call_rings_the_number_owner_and_is_logged_for_that_company_only(
-    web, number_a, owner_a, twilio_a, number_b, client_a, client_b, company_a
+    web, webhook_number_a, owner_a, twilio_settings_a, webhook_number_b, client_a, client_b, company_a
 ):
     """The call is recorded in A with its contact, rings A's owner, and B's API never sees it."""
     contact = ContactFactory(company=company_a, phone=CALLER)
 
-    response = ring_inbound(web, number_a, twilio_a.auth_token)
+    response = ring_inbound(web, webhook_number_a, twilio_settings_a.auth_token)
 
     dial = twiml(response).find("Dial")
     assert dial.get("timeout") == "20"
-    assert dial.get("action") == public_url(voice_path("dial-status", number=number_a.number))
+    assert dial.get("action") == public_url(voice_path("dial-status", number=webhook_number_a.number))
     assert dial.find("Number").text == OWNER_PHONE
     [call] = calls_of(company_a)
     assert (call.direction, call.status, call.from_number, call.to_number) == (
         "inbound",
         "ringing",
         CALLER,
-        number_a.number,
+        webhook_number_a.number,
     )
-    assert (call.contact, call.user, call.phone_number_id) == (contact, owner_a, number_a.pk)
+    assert (call.contact, call.user, call.phone_number_id) == (contact, owner_a, webhook_number_a.pk)
     assert call.started_at is not None
     listed = client_a.get("/api/calls").json()["results"]
     assert [row["id"] for row in listed] == [str(call.pk)]
@@ -237,22 +244,22 @@ def test_an_inbound_call_rings_the_number_owner_and_is_logged_for_that_company_o
     assert client_b.get(f"/api/calls/{call.pk}").status_code == 404
 
 
-def test_a_replayed_inbound_call_is_stored_once(web, number_a, twilio_a, company_a):
+def test_a_replayed_inbound_call_is_stored_once(web, webhook_number_a, twilio_settings_a, company_a):
     """Twilio's retry of the same CallSid answers the same TwiML and records nothing new."""
-    first = ring_inbound(web, number_a, twilio_a.auth_token)
-    second = ring_inbound(web, number_a, twilio_a.auth_token)
+    first = ring_inbound(web, webhook_number_a, twilio_settings_a.auth_token)
+    second = ring_inbound(web, webhook_number_a, twilio_settings_a.auth_token)
 
     assert first.content == second.content
     assert len(calls_of(company_a)) == 1
 
 
 def test_an_inbound_call_sid_of_another_company_is_not_recorded_twice(
-    web, number_a, number_b, twilio_a, twilio_b, company_a, company_b
+    web, webhook_number_a, webhook_number_b, twilio_settings_a, twilio_settings_b, company_a, company_b
 ):
     """A CallSid company A already logged, replayed to B's number with B's token, stays A's only."""
-    ring_inbound(web, number_a, twilio_a.auth_token)
+    ring_inbound(web, webhook_number_a, twilio_settings_a.auth_token)
 
-    response = ring_inbound(web, number_b, twilio_b.auth_token)
+    response = ring_inbound(web, webhook_number_b, twilio_settings_b.auth_token)
 
     assert response.status_code == 200
     assert twiml(response).find("Dial") is None
@@ -261,12 +268,12 @@ def test_an_inbound_call_sid_of_another_company_is_not_recorded_twice(
 
 
 def test_a_number_without_owner_goes_to_voicemail_and_tells_the_managers(
-    web, company_a, twilio_a, user_a, company_b, user_b
+    web, company_a, twilio_settings_a, user_a, company_b, user_b
 ):
     """No one to ring: voicemail at once, the call is missed and A's owners are notified."""
     number = PhoneNumberFactory(company=company_a, user=None)
 
-    root = twiml(ring_inbound(web, number, twilio_a.auth_token))
+    root = twiml(ring_inbound(web, number, twilio_settings_a.auth_token))
 
     assert root.find("Dial") is None
     assert root.find("Record") is not None
@@ -277,12 +284,12 @@ def test_a_number_without_owner_goes_to_voicemail_and_tells_the_managers(
     assert notifications_of(company_b) == []
 
 
-def test_an_owner_without_a_phone_gets_the_missed_call_and_voicemail(web, company_a, twilio_a):
+def test_an_owner_without_a_phone_gets_the_missed_call_and_voicemail(web, company_a, twilio_settings_a):
     """An owner with no phone cannot be rung: straight to voicemail, and the owner hears of it."""
     owner = UserFactory(company=company_a, phone="")
     number = PhoneNumberFactory(company=company_a, user=owner)
 
-    root = twiml(ring_inbound(web, number, twilio_a.auth_token))
+    root = twiml(ring_inbound(web, number, twilio_settings_a.auth_token))
 
     assert root.find("Record") is not None
     [notice] = notifications_of(company_a)
@@ -292,19 +299,21 @@ def test_an_owner_without_a_phone_gets_the_missed_call_and_voicemail(web, compan
 # Dial result, missed calls and voicemail
 
 
-def test_an_unanswered_ring_is_a_missed_call_then_voicemail(web, number_a, owner_a, twilio_a, company_a):
+def test_an_unanswered_ring_is_a_missed_call_then_voicemail(
+    web, webhook_number_a, owner_a, twilio_settings_a, company_a
+):
     """No answer: the call is missed, the owner notified once, and the caller asked for a message."""
-    call = inbound_call(number_a)
-    params = {"CallSid": call.twilio_sid, "DialCallStatus": "no-answer", "To": number_a.number}
-    path = voice_path("dial-status", number=number_a.number)
+    call = inbound_call(webhook_number_a)
+    params = {"CallSid": call.twilio_sid, "DialCallStatus": "no-answer", "To": webhook_number_a.number}
+    path = voice_path("dial-status", number=webhook_number_a.number)
 
-    first = post_twilio_webhook(web, path, params, twilio_a.auth_token)
-    replay = post_twilio_webhook(web, path, params, twilio_a.auth_token)
+    first = post_twilio_webhook(web, path, params, twilio_settings_a.auth_token)
+    replay = post_twilio_webhook(web, path, params, twilio_settings_a.auth_token)
 
     root = twiml(first)
     assert [element.tag for element in root] == ["Say", "Record", "Hangup"]
     record = root.find("Record")
-    recording_url = public_url(voice_path("recording", number=number_a.number))
+    recording_url = public_url(voice_path("recording", number=webhook_number_a.number))
     assert record.get("maxLength") == "120"
     assert record.get("action") == recording_url
     assert record.get("recordingStatusCallback") == recording_url
@@ -321,13 +330,15 @@ def test_an_unanswered_ring_is_a_missed_call_then_voicemail(web, number_a, owner
 
 
 @pytest.mark.parametrize("dial_status", ["busy", "failed", "canceled"])
-def test_a_busy_or_failed_ring_is_missed_too(dial_status, web, number_a, twilio_a, company_a):
+def test_a_busy_or_failed_ring_is_missed_too(
+    dial_status, web, webhook_number_a, twilio_settings_a, company_a
+):
     """Any ring that ends without an answer goes to voicemail and counts as missed."""
-    call = inbound_call(number_a)
+    call = inbound_call(webhook_number_a)
     params = {"CallSid": call.twilio_sid, "DialCallStatus": dial_status}
 
     response = post_twilio_webhook(
-        web, voice_path("dial-status", number=number_a.number), params, twilio_a.auth_token
+        web, voice_path("dial-status", number=webhook_number_a.number), params, twilio_settings_a.auth_token
     )
 
     assert twiml(response).find("Record") is not None
@@ -335,24 +346,30 @@ def test_a_busy_or_failed_ring_is_missed_too(dial_status, web, number_a, twilio_
     assert [notice.kind for notice in notifications_of(company_a)] == ["missed_call"]
 
 
-def test_a_missed_ring_after_the_caller_leg_completed_is_still_missed(web, number_a, twilio_a, company_a):
+def test_a_missed_ring_after_the_caller_leg_completed_is_still_missed(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """A status callback that overtook the dial result does not hide that nobody answered."""
-    call = inbound_call(number_a, status=Call.Status.COMPLETED)
+    call = inbound_call(webhook_number_a, status=Call.Status.COMPLETED)
     params = {"CallSid": call.twilio_sid, "DialCallStatus": "no-answer"}
 
-    post_twilio_webhook(web, voice_path("dial-status", number=number_a.number), params, twilio_a.auth_token)
+    post_twilio_webhook(
+        web, voice_path("dial-status", number=webhook_number_a.number), params, twilio_settings_a.auth_token
+    )
 
     assert calls_of(company_a)[0].status == "no-answer"
     assert [notice.kind for notice in notifications_of(company_a)] == ["missed_call"]
 
 
-def test_an_answered_ring_completes_the_call_without_notifying(web, number_a, twilio_a, company_a):
+def test_an_answered_ring_completes_the_call_without_notifying(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """The owner picked up: the call is completed with its talk time, and nobody is notified."""
-    call = inbound_call(number_a)
+    call = inbound_call(webhook_number_a)
     params = {"CallSid": call.twilio_sid, "DialCallStatus": "completed", "DialCallDuration": "42"}
 
     response = post_twilio_webhook(
-        web, voice_path("dial-status", number=number_a.number), params, twilio_a.auth_token
+        web, voice_path("dial-status", number=webhook_number_a.number), params, twilio_settings_a.auth_token
     )
 
     assert [element.tag for element in twiml(response)] == ["Hangup"]
@@ -362,20 +379,24 @@ def test_an_answered_ring_completes_the_call_without_notifying(web, number_a, tw
     assert notifications_of(company_a) == []
 
 
-def test_a_voicemail_is_stored_once_and_notified_once(web, number_a, owner_a, twilio_a, company_a, company_b):
+def test_a_voicemail_is_stored_once_and_notified_once(
+    web, webhook_number_a, owner_a, twilio_settings_a, company_a, company_b
+):
     """The <Record> action and its status callback both report the recording: one voicemail, one notice."""
-    call = inbound_call(number_a, status=Call.Status.NO_ANSWER)
+    call = inbound_call(webhook_number_a, status=Call.Status.NO_ANSWER)
     recording = {
         "CallSid": call.twilio_sid,
         "RecordingSid": "RE" + "5" * 32,
         "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC5/Recordings/RE5",
         "RecordingDuration": "17",
     }
-    path = voice_path("recording", number=number_a.number)
+    path = voice_path("recording", number=webhook_number_a.number)
 
-    action = post_twilio_webhook(web, path, {**recording, "To": number_a.number}, twilio_a.auth_token)
+    action = post_twilio_webhook(
+        web, path, {**recording, "To": webhook_number_a.number}, twilio_settings_a.auth_token
+    )
     status = post_twilio_webhook(
-        web, path, {**recording, "RecordingStatus": "completed"}, twilio_a.auth_token
+        web, path, {**recording, "RecordingStatus": "completed"}, twilio_settings_a.auth_token
     )
 
     assert [element.tag for element in twiml(action)] == ["Hangup"]
@@ -392,9 +413,11 @@ def test_a_voicemail_is_stored_once_and_notified_once(web, number_a, owner_a, tw
     assert notifications_of(company_b) == []
 
 
-def test_a_recording_of_an_answered_call_is_not_a_voicemail(web, number_a, twilio_a, company_a):
+def test_a_recording_of_an_answered_call_is_not_a_voicemail(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """A recording of a call someone answered is kept, without a voicemail notice."""
-    call = inbound_call(number_a, status=Call.Status.COMPLETED)
+    call = inbound_call(webhook_number_a, status=Call.Status.COMPLETED)
     params = {
         "CallSid": call.twilio_sid,
         "RecordingSid": "RE" + "6" * 32,
@@ -402,7 +425,9 @@ def test_a_recording_of_an_answered_call_is_not_a_voicemail(web, number_a, twili
         "RecordingDuration": "300",
     }
 
-    post_twilio_webhook(web, voice_path("recording", number=number_a.number), params, twilio_a.auth_token)
+    post_twilio_webhook(
+        web, voice_path("recording", number=webhook_number_a.number), params, twilio_settings_a.auth_token
+    )
 
     [stored] = calls_of(company_a)
     assert stored.recording_sid == params["RecordingSid"]
@@ -410,13 +435,13 @@ def test_a_recording_of_an_answered_call_is_not_a_voicemail(web, number_a, twili
     assert notifications_of(company_a) == []
 
 
-def test_a_recording_with_a_malformed_url_is_ignored(web, number_a, twilio_a, company_a):
+def test_a_recording_with_a_malformed_url_is_ignored(web, webhook_number_a, twilio_settings_a, company_a):
     """A RecordingUrl that is not a URL is not stored, and no voicemail is announced."""
-    call = inbound_call(number_a, status=Call.Status.NO_ANSWER)
+    call = inbound_call(webhook_number_a, status=Call.Status.NO_ANSWER)
     params = {"CallSid": call.twilio_sid, "RecordingSid": "RE" + "7" * 32, "RecordingUrl": "javascript:x"}
 
     response = post_twilio_webhook(
-        web, voice_path("recording", number=number_a.number), params, twilio_a.auth_token
+        web, voice_path("recording", number=webhook_number_a.number), params, twilio_settings_a.auth_token
     )
 
     assert response.status_code == 200
@@ -433,20 +458,31 @@ def post_status(web, number, token, call_sid, status, **extra):
     return post_twilio_webhook(web, voice_path("status", number=number.number), params, token)
 
 
-def test_status_callbacks_record_progress_and_never_step_back(web, number_a, twilio_a, company_a):
+def test_status_callbacks_record_progress_and_never_step_back(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """Ringing, answered, completed fill status, times and duration; a late 'ringing' changes nothing."""
     call = CallFactory(
-        phone_number=number_a, status=Call.Status.INITIATED, twilio_sid="CA" + "8" * 32, duration_seconds=None
+        phone_number=webhook_number_a,
+        status=Call.Status.INITIATED,
+        twilio_sid="CA" + "8" * 32,
+        duration_seconds=None,
     )
-    sid, token = call.twilio_sid, twilio_a.auth_token
+    sid, token = call.twilio_sid, twilio_settings_a.auth_token
 
-    post_status(web, number_a, token, sid, "ringing")
+    post_status(web, webhook_number_a, token, sid, "ringing")
     assert calls_of(company_a)[0].status == "ringing"
-    post_status(web, number_a, token, sid, "in-progress", Timestamp="Tue, 04 Mar 2025 10:00:05 +0000")
+    post_status(web, webhook_number_a, token, sid, "in-progress", Timestamp="Tue, 04 Mar 2025 10:00:05 +0000")
     response = post_status(
-        web, number_a, token, sid, "completed", CallDuration="95", Timestamp="Tue, 04 Mar 2025 10:01:40 +0000"
+        web,
+        webhook_number_a,
+        token,
+        sid,
+        "completed",
+        CallDuration="95",
+        Timestamp="Tue, 04 Mar 2025 10:01:40 +0000",
     )
-    post_status(web, number_a, token, sid, "ringing", Timestamp="Tue, 04 Mar 2025 10:00:01 +0000")
+    post_status(web, webhook_number_a, token, sid, "ringing", Timestamp="Tue, 04 Mar 2025 10:00:01 +0000")
 
     assert response.status_code == 200
     [stored] = calls_of(company_a)
@@ -455,21 +491,27 @@ def test_status_callbacks_record_progress_and_never_step_back(web, number_a, twi
     assert stored.ended_at.isoformat() == "2025-03-04T10:01:40+00:00"
 
 
-def test_a_status_callback_for_an_unknown_call_writes_nothing(web, number_a, twilio_a):
+def test_a_status_callback_for_an_unknown_call_writes_nothing(web, webhook_number_a, twilio_settings_a):
     """An unknown CallSid is acknowledged with 200 and stores nothing."""
     before = everything_stored()
 
-    response = post_status(web, number_a, twilio_a.auth_token, "CA" + "9" * 32, "completed", CallDuration="5")
+    response = post_status(
+        web, webhook_number_a, twilio_settings_a.auth_token, "CA" + "9" * 32, "completed", CallDuration="5"
+    )
 
     assert response.status_code == 200
     assert everything_stored() == before
 
 
-def test_a_missed_call_stays_missed_when_the_caller_hangs_up(web, number_a, twilio_a, company_a):
+def test_a_missed_call_stays_missed_when_the_caller_hangs_up(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """The caller leg's 'completed' fills the end time and duration but keeps the call missed."""
-    call = inbound_call(number_a, status=Call.Status.NO_ANSWER)
+    call = inbound_call(webhook_number_a, status=Call.Status.NO_ANSWER)
 
-    post_status(web, number_a, twilio_a.auth_token, call.twilio_sid, "completed", CallDuration="48")
+    post_status(
+        web, webhook_number_a, twilio_settings_a.auth_token, call.twilio_sid, "completed", CallDuration="48"
+    )
 
     [stored] = calls_of(company_a)
     assert (stored.status, stored.duration_seconds) == ("no-answer", 48)
@@ -477,53 +519,63 @@ def test_a_missed_call_stays_missed_when_the_caller_hangs_up(web, number_a, twil
     assert stored.answered_at is None
 
 
+def test_an_absurd_call_duration_is_not_stored():
+    """Durations beyond a day are not call durations; they never reach the integer column."""
+    assert _seconds(str(MAX_CALL_SECONDS)) == MAX_CALL_SECONDS
+    assert _seconds("99999999999999999999") is None
+
+
 # Connecting a click-to-call
 
 
-def test_connect_dials_the_contact_from_the_company_number(web, number_a, twilio_a, company_a):
+def test_connect_dials_the_contact_from_the_company_number(
+    web, webhook_number_a, twilio_settings_a, company_a
+):
     """When the caller answers, Twilio is told to dial the contact with our number as caller ID."""
-    call = CallFactory(phone_number=number_a, status=Call.Status.INITIATED, twilio_sid=None)
-    path = voice_path("connect", call=str(call.pk), number=number_a.number)
-    params = {"CallSid": "CA" + "a" * 32, "From": number_a.number, "To": OWNER_PHONE}
+    call = CallFactory(phone_number=webhook_number_a, status=Call.Status.INITIATED, twilio_sid=None)
+    path = voice_path("connect", call=str(call.pk), number=webhook_number_a.number)
+    params = {"CallSid": "CA" + "a" * 32, "From": webhook_number_a.number, "To": OWNER_PHONE}
 
-    root = twiml(post_twilio_webhook(web, path, params, twilio_a.auth_token))
+    root = twiml(post_twilio_webhook(web, path, params, twilio_settings_a.auth_token))
 
     dial = root.find("Dial")
-    assert dial.get("callerId") == number_a.number
+    assert dial.get("callerId") == webhook_number_a.number
     assert dial.find("Number").text == call.to_number
     assert calls_of(company_a)[0].twilio_sid == params["CallSid"]
 
 
-def test_connect_never_dials_another_companys_call(web, number_a, number_b, twilio_a, company_b):
+def test_connect_never_dials_another_companys_call(
+    web, webhook_number_a, webhook_number_b, twilio_settings_a, company_b
+):
     """A call id of company B, asked for through A's number and token, gets empty TwiML."""
-    call_b = CallFactory(phone_number=number_b, status=Call.Status.INITIATED, twilio_sid=None)
-    path = voice_path("connect", call=str(call_b.pk), number=number_a.number)
+    call_b = CallFactory(phone_number=webhook_number_b, status=Call.Status.INITIATED, twilio_sid=None)
+    path = voice_path("connect", call=str(call_b.pk), number=webhook_number_a.number)
     before = everything_stored()
 
-    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "b" * 32}, twilio_a.auth_token)
+    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "b" * 32}, twilio_settings_a.auth_token)
 
     root = twiml(response)
     assert list(root) == []
     assert call_b.to_number.encode() not in response.content
-    assert number_b.number.encode() not in response.content
+    assert webhook_number_b.number.encode() not in response.content
     assert everything_stored() == before
 
 
 @pytest.mark.parametrize("call_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
-def test_connect_with_an_unknown_call_gets_empty_twiml(call_id, web, number_a, twilio_a):
+def test_connect_with_an_unknown_call_gets_empty_twiml(call_id, web, webhook_number_a, twilio_settings_a):
     """A malformed or unknown call id connects nobody."""
-    path = voice_path("connect", call=call_id, number=number_a.number)
+    path = voice_path("connect", call=call_id, number=webhook_number_a.number)
 
-    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "c" * 32}, twilio_a.auth_token)
+    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "c" * 32}, twilio_settings_a.auth_token)
 
     assert list(twiml(response)) == []
 
 
-def test_connect_for_a_finished_call_connects_nobody(web, number_a, twilio_a):
+def test_connect_for_a_finished_call_connects_nobody(web, webhook_number_a, twilio_settings_a):
     """A call that already failed or ended is not connected again."""
-    call = CallFactory(phone_number=number_a, status=Call.Status.FAILED, twilio_sid=None)
-    path = voice_path("connect", call=str(call.pk), number=number_a.number)
+    call = CallFactory(phone_number=webhook_number_a, status=Call.Status.FAILED, twilio_sid=None)
+    path = voice_path("connect", call=str(call.pk), number=webhook_number_a.number)
 
-    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "d" * 32}, twilio_a.auth_token)
+    response = post_twilio_webhook(web, path, {"CallSid": "CA" + "d" * 32}, twilio_settings_a.auth_token)
 
     assert list(twiml(response)) == []

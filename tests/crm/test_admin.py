@@ -17,7 +17,7 @@ from ..factories import (
     DealFactory,
     UserFactory,
 )
-from ..unscoped import unscoped
+from ..unscoped import stored, unscoped
 
 NEW_USER_PASSWORD = "a-long-and-unusual-passphrase-42"
 
@@ -105,11 +105,6 @@ def contact_counts() -> tuple[int, int]:
     return rows.count(), rows.filter(is_deleted=False).count()
 
 
-def reload_contact(contact) -> Contact:
-    with unscoped():
-        return Contact._base_manager.get(pk=contact.pk)
-
-
 @pytest.mark.parametrize("side", ["a", "b"])
 def test_company_user_changelist_lists_only_own_contacts(tenants, side):
     """A company user's contact list shows their company's contacts, without a company column or filter."""
@@ -150,7 +145,7 @@ def test_company_user_cannot_change_other_company_contact(tenants, side):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
-    assert reload_contact(theirs.contact).first_name == "Contact"
+    assert stored(Contact, theirs.contact.pk).first_name == "Contact"
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -257,7 +252,7 @@ def test_owner_delete_soft_deletes_contact(tenants, side):
     response = client.post(f"/admin/crm/contact/{mine.contact.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
-    assert reload_contact(mine.contact).is_deleted is True
+    assert stored(Contact, mine.contact.pk).is_deleted is True
     assert mine.contact not in client.get("/admin/crm/contact/").context["cl"].result_list
     with company_context(mine.company):
         assert not Contact.objects.filter(pk=mine.contact.pk).exists()
@@ -272,7 +267,7 @@ def test_member_cannot_delete_contact(tenants, side):
 
     assert client.get(url).status_code == 403
     assert client.post(url, {"post": "yes"}).status_code == 403
-    assert reload_contact(mine.contact).is_deleted is False
+    assert stored(Contact, mine.contact.pk).is_deleted is False
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -284,7 +279,7 @@ def test_owner_cannot_delete_other_company_contact(tenants, side):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
-    assert reload_contact(theirs.contact).is_deleted is False
+    assert stored(Contact, theirs.contact.pk).is_deleted is False
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -302,8 +297,8 @@ def test_bulk_delete_soft_deletes_own_contacts_and_skips_other_company(tenants, 
     )
 
     assert response.status_code == 302
-    assert reload_contact(mine.contact).is_deleted is True
-    assert reload_contact(theirs.contact).is_deleted is False
+    assert stored(Contact, mine.contact.pk).is_deleted is True
+    assert stored(Contact, theirs.contact.pk).is_deleted is False
 
 
 def test_super_admin_changelist_spans_companies_with_company_column_and_filter(tenants, super_admin):

@@ -12,7 +12,7 @@ from crm.models import Account, Contact, Deal
 from tenancy.context import company_context
 
 from ..factories import AccountFactory, ContactFactory, DealFactory, UserFactory
-from ..unscoped import unscoped
+from ..unscoped import stored
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,6 @@ RESOURCES = [
 @pytest.fixture(params=RESOURCES, ids=lambda resource: resource.path.rsplit("/", 1)[-1])
 def resource(request):
     return request.param
-
-
-def stored(model, pk):
-    """The row as stored, deleted or not, read without tenant scoping."""
-    with unscoped():
-        return model._base_manager.get(pk=pk)
 
 
 def listed_ids(client, path, **params) -> list[str]:

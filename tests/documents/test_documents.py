@@ -440,6 +440,16 @@ def test_deleting_a_sent_document_voids_it_and_hides_its_link(
     assert client_a.get(f"/api/public/signatures/{token}").status_code == 404
 
 
+def test_a_member_cannot_delete_a_colleagues_document_out_for_signature(company_a, user_a):
+    """Deleting a sent document voids its links, so only its owner or a manager may do it."""
+    document = DocumentFactory(file__company=company_a, user=user_a, status=Document.Status.SENT)
+    member = bearer_client(UserFactory(company=company_a, role="member"))
+
+    assert member.delete(f"/api/documents/{document.id}").status_code == 403
+    with company_context(company_a):
+        assert Document.objects.get(pk=document.pk).status == Document.Status.SENT
+
+
 # The e-mail task, the outbox and expiry
 
 

@@ -74,7 +74,7 @@ def sign(public, token, capture, **body):
         )
 
 
-def stored(document, company) -> list[tuple]:
+def signing_state(document, company) -> list[tuple]:
     """What a refused request must not change: every signature's state, plus the document's."""
     return [
         (s.pk, s.status, s.token_used_at, s.typed_name, len(s.events))
@@ -139,26 +139,26 @@ def test_a_typed_name_form_post_signs_without_javascript(
 
 def test_the_form_without_a_csrf_token_is_refused(token_a, sent_a, company_a):
     """A cross-site form post (no CSRF token) signs nothing."""
-    before = stored(sent_a, company_a)
+    before = signing_state(sent_a, company_a)
 
     response = Client(enforce_csrf_checks=True).post(
         f"/sign/{token_a}", {"action": "sign", "typed_name": "Ada", "agree": "yes"}
     )
 
     assert response.status_code == 403
-    assert stored(sent_a, company_a) == before
+    assert signing_state(sent_a, company_a) == before
 
 
 def test_the_form_needs_the_agreement_ticked(token_a, sent_a, company_a):
     """Signing through the page without agreeing to sign electronically is a 400 that signs nothing."""
     Client().get(f"/sign/{token_a}")
-    before = stored(sent_a, company_a)
+    before = signing_state(sent_a, company_a)
 
     response = Client().post(f"/sign/{token_a}", {"action": "sign", "typed_name": "Ada"})
 
     assert response.status_code == 400
     assert "agree to sign" in response.content.decode()
-    assert stored(sent_a, company_a) == before
+    assert signing_state(sent_a, company_a) == before
 
 
 def test_the_decline_form_declines(token_a, sent_a, company_a, django_capture_on_commit_callbacks):
@@ -240,12 +240,12 @@ def test_signing_with_a_drawn_image(public, token_a, sent_a, company_a, django_c
 def test_signing_without_a_valid_signature_is_refused(public, token_a, sent_a, company_a, body):
     """No name and no image, or an image that is not a small PNG, is a 400 that signs nothing."""
     public.get(f"/api/public/signatures/{token_a}")
-    before = stored(sent_a, company_a)
+    before = signing_state(sent_a, company_a)
 
     response = public.post(f"/api/public/signatures/{token_a}/sign", body, format="json")
 
     assert response.status_code == 400, response.content
-    assert stored(sent_a, company_a) == before
+    assert signing_state(sent_a, company_a) == before
 
 
 # Order, completion and decline
@@ -285,14 +285,14 @@ def test_a_later_signers_link_waits_for_earlier_signers(public, company_a, user_
     DocumentSignatureFactory(
         document=document, order=2, status="pending", token_hash=hashlib.sha256(b"later-signer").hexdigest()
     )
-    before = stored(document, company_a)
+    before = signing_state(document, company_a)
 
     read = public.get("/api/public/signatures/later-signer")
     signed = public.post("/api/public/signatures/later-signer/sign", {"typed_name": "Later"}, format="json")
 
     assert read.status_code == signed.status_code == 409
     assert "waiting for earlier signers" in read.json()["detail"]
-    assert stored(document, company_a) == before
+    assert signing_state(document, company_a) == before
 
 
 def test_a_decline_voids_the_rest_and_tells_the_owner(
@@ -328,7 +328,7 @@ def test_a_used_link_shows_its_final_state_and_does_nothing_more(
 ):
     """After signing: GET shows signed (read-only); signing, declining and downloading again are 410."""
     assert sign(public, token_a, django_capture_on_commit_callbacks).status_code == 200
-    before = stored(sent_a, company_a)
+    before = signing_state(sent_a, company_a)
 
     shown = public.get(f"/api/public/signatures/{token_a}")
     again = sign(public, token_a, django_capture_on_commit_callbacks, typed_name="Someone else")
@@ -338,7 +338,7 @@ def test_a_used_link_shows_its_final_state_and_does_nothing_more(
     assert (shown.status_code, shown.json()["status"]) == (200, "signed")
     assert again.status_code == declined.status_code == downloaded.status_code == 410
     assert "already been used" in again.json()["detail"]
-    assert stored(sent_a, company_a) == before
+    assert signing_state(sent_a, company_a) == before
 
 
 def test_an_expired_link_is_refused_and_expires_the_document(public, token_a, sent_a, company_a, user_a):
@@ -367,14 +367,14 @@ def test_a_changed_file_cannot_be_signed(public, token_a, sent_a, company_a):
         key = Document.objects.select_related("file").get(pk=sent_a.pk).file.storage_key
     with open(storage().path(key), "wb") as handle:
         handle.write(b"%PDF-1.4 contract A, now with a higher price")
-    before = stored(sent_a, company_a)
+    before = signing_state(sent_a, company_a)
 
     signed = public.post(f"/api/public/signatures/{token_a}/sign", {"typed_name": "Ada"}, format="json")
     downloaded = public.get(f"/api/public/signatures/{token_a}/document")
 
     assert signed.status_code == downloaded.status_code == 409
     assert "changed after it was sent" in signed.json()["detail"]
-    assert stored(sent_a, company_a) == before
+    assert signing_state(sent_a, company_a) == before
     assert signatures_of(sent_a, company_a)[0].document_sha256 == ""
 
 
@@ -387,7 +387,7 @@ def test_a_link_cannot_reach_another_signature_or_company(
     """A's token signs only Ada's signature: not Bob's, not company B's, whatever ids or headers it sends."""
     bob = signatures_of(sent_a, company_a)[1]
     carol = signatures_of(sent_b, company_b)[0]
-    before_b = stored(sent_b, company_b)
+    before_b = signing_state(sent_b, company_b)
 
     for other_id in (bob.pk, carol.pk, sent_b.pk, sent_b.file_id):
         assert public.get(f"/api/public/signatures/{other_id}").status_code == 404
@@ -411,7 +411,7 @@ def test_a_link_cannot_reach_another_signature_or_company(
     assert signed.status_code == 200
     ada, bob_after = signatures_of(sent_a, company_a)
     assert (ada.status, bob_after.status, bob_after.typed_name) == ("signed", "sent", "")
-    assert stored(sent_b, company_b) == before_b
+    assert signing_state(sent_b, company_b) == before_b
 
 
 def test_a_link_is_no_key_to_the_staff_api(token_a, sent_a):

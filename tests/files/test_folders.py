@@ -12,15 +12,9 @@ from files.services import delete_folder
 from tenancy.context import company_context
 
 from ..factories import FileFactory, FolderFactory
-from ..unscoped import unscoped
+from ..unscoped import stored
 
 FOLDERS = "/api/folders"
-
-
-def stored(model, pk):
-    """The row as stored, deleted or not, read without tenant scoping."""
-    with unscoped():
-        return model._base_manager.get(pk=pk)
 
 
 def live_folder_names(company) -> list[str]:

@@ -15,7 +15,7 @@ from messaging.tasks.email import send_email
 from tenancy.context import company_context
 
 from ..factories import ContactFactory, DealFactory, EmailFactory, EmailTemplateFactory, UserFactory
-from ..unscoped import unscoped
+from ..unscoped import stored, unscoped
 
 EMAILS = "/api/emails"
 REFUSED_DOMAIN = "refused.example"
@@ -38,19 +38,9 @@ def refusing_backend(settings):
 
 
 @pytest.fixture
-def contact_a(company_a):
+def recipient_a(company_a):
+    """A contact of company A with an e-mail address."""
     return ContactFactory(company=company_a, first_name="Ada", last_name="Lovelace", email="ada@a.example")
-
-
-@pytest.fixture
-def contact_b(company_b):
-    return ContactFactory(company=company_b, first_name="Bob", last_name="Byte", email="bob@b.example")
-
-
-def stored(pk) -> Email:
-    """The row as stored, deleted or not, read without tenant scoping."""
-    with unscoped():
-        return Email._base_manager.get(pk=pk)
 
 
 def listed_ids(client, **params) -> set[str]:
@@ -63,7 +53,7 @@ def listed_ids(client, **params) -> set[str]:
 
 
 def test_compose_to_a_contact_sends_through_django_mail(
-    client_a, client_b, user_a, contact_a, django_capture_on_commit_callbacks, settings
+    client_a, client_b, user_a, recipient_a, django_capture_on_commit_callbacks, settings
 ):
     """A composed e-mail is sent from the company address under the sender's name, replies go to them."""
     settings.DEFAULT_FROM_EMAIL = "CRM <crm@mail.example>"
@@ -74,7 +64,7 @@ def test_compose_to_a_contact_sends_through_django_mail(
         response = client_a.post(
             EMAILS,
             {
-                "contact": str(contact_a.id),
+                "contact": str(recipient_a.id),
                 "subject": "Hello",
                 "body_text": "Hi Ada",
                 "body_html": "<p>Hi</p>",
@@ -83,7 +73,7 @@ def test_compose_to_a_contact_sends_through_django_mail(
         )
 
     assert response.status_code == 201, response.content
-    email = stored(response.json()["id"])
+    email = stored(Email, response.json()["id"])
     assert (email.status, email.to_email, email.user_id) == ("sent", "ada@a.example", user_a.id)
     assert email.sent_at is not None and email.attempts == 1
     [message] = mail.outbox
@@ -100,21 +90,21 @@ def test_compose_to_a_contact_sends_through_django_mail(
 
 
 def test_email_is_recorded_queued_before_its_task_runs(
-    client_a, contact_a, django_capture_on_commit_callbacks
+    client_a, recipient_a, django_capture_on_commit_callbacks
 ):
     """The e-mail is stored as queued first, and nothing is sent until the transaction commits."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client_a.post(
-            EMAILS, {"contact": str(contact_a.id), "subject": "Hi", "body_text": "Body"}, format="json"
+            EMAILS, {"contact": str(recipient_a.id), "subject": "Hi", "body_text": "Body"}, format="json"
         )
 
     assert response.status_code == 201
     assert response.json()["status"] == "queued"
-    assert stored(response.json()["id"]).status == "queued"
+    assert stored(Email, response.json()["id"]).status == "queued"
     assert mail.outbox == []
     for callback in callbacks:
         callback()
-    assert stored(response.json()["id"]).status == "sent"
+    assert stored(Email, response.json()["id"]).status == "sent"
     assert len(mail.outbox) == 1
 
 
@@ -166,7 +156,7 @@ def test_compose_with_a_template_renders_it_for_contact_deal_and_sender(
 
 
 def test_typed_parts_override_the_template(
-    client_a, company_a, contact_a, django_capture_on_commit_callbacks
+    client_a, company_a, recipient_a, django_capture_on_commit_callbacks
 ):
     """A subject typed with a template is sent as typed; the body still comes from the template."""
     template = EmailTemplateFactory(
@@ -176,7 +166,7 @@ def test_typed_parts_override_the_template(
     with django_capture_on_commit_callbacks(execute=True):
         response = client_a.post(
             EMAILS,
-            {"contact": str(contact_a.id), "template": str(template.id), "subject": "My own subject"},
+            {"contact": str(recipient_a.id), "template": str(template.id), "subject": "My own subject"},
             format="json",
         )
 
@@ -279,7 +269,7 @@ def test_failed_send_is_recorded_and_notifies_the_sender(
         )
 
     assert response.status_code == 201
-    email = stored(response.json()["id"])
+    email = stored(Email, response.json()["id"])
     assert email.status == "failed"
     assert "SMTPRecipientsRefused" in email.error_message and "No such user" in email.error_message
     assert email.sent_at is None
@@ -292,48 +282,48 @@ def test_failed_send_is_recorded_and_notifies_the_sender(
         assert not Notification.objects.exists()
 
 
-def test_a_redelivered_task_sends_once(company_a, contact_a):
+def test_a_redelivered_task_sends_once(company_a, recipient_a):
     """The task claims the queued row, so running it twice sends one message."""
-    email = EmailFactory(contact=contact_a, status=Email.Status.QUEUED)
+    email = EmailFactory(contact=recipient_a, status=Email.Status.QUEUED)
     kwargs = {"company_id": str(company_a.id), "email_id": str(email.id)}
 
     send_email.apply(kwargs=kwargs, throw=True)
     send_email.apply(kwargs=kwargs, throw=True)
 
     assert len(mail.outbox) == 1
-    assert (stored(email.id).status, stored(email.id).attempts) == ("sent", 1)
+    assert (stored(Email, email.id).status, stored(Email, email.id).attempts) == ("sent", 1)
 
 
-def test_the_other_companys_task_cannot_send_an_email(company_a, company_b, contact_a):
+def test_the_other_companys_task_cannot_send_an_email(company_a, company_b, recipient_a):
     """A task run in company B with A's e-mail id finds nothing and sends nothing."""
-    email = EmailFactory(contact=contact_a, status=Email.Status.QUEUED)
+    email = EmailFactory(contact=recipient_a, status=Email.Status.QUEUED)
 
     send_email.apply(kwargs={"company_id": str(company_b.id), "email_id": str(email.id)}, throw=True)
 
     assert mail.outbox == []
-    assert stored(email.id).status == "queued"
+    assert stored(Email, email.id).status == "queued"
 
 
-def test_an_email_deleted_while_queued_is_not_sent(client_a, company_a, contact_a):
+def test_an_email_deleted_while_queued_is_not_sent(client_a, company_a, recipient_a):
     """Deleting a queued e-mail keeps it from being sent."""
-    email = EmailFactory(contact=contact_a, status=Email.Status.QUEUED)
+    email = EmailFactory(contact=recipient_a, status=Email.Status.QUEUED)
 
     assert client_a.delete(f"{EMAILS}/{email.id}").status_code == 204
     send_email.apply(kwargs={"company_id": str(company_a.id), "email_id": str(email.id)}, throw=True)
 
     assert mail.outbox == []
-    assert stored(email.id).is_deleted is True
-    assert stored(email.id).status == "queued"
+    assert stored(Email, email.id).is_deleted is True
+    assert stored(Email, email.id).status == "queued"
 
 
 def test_an_email_whose_task_was_lost_is_sent_by_the_outbox(
-    client_a, contact_a, settings, django_capture_on_commit_callbacks
+    client_a, recipient_a, settings, django_capture_on_commit_callbacks
 ):
     """When the broker loses the task, the outbox queues the recorded e-mail again and it is sent once."""
     settings.OUTBOX_REQUEUE_AFTER_SECONDS = 60
     with django_capture_on_commit_callbacks(execute=False):
         response = client_a.post(
-            EMAILS, {"contact": str(contact_a.id), "subject": "Hi", "body_text": "Body"}, format="json"
+            EMAILS, {"contact": str(recipient_a.id), "subject": "Hi", "body_text": "Body"}, format="json"
         )
     email_id = response.json()["id"]
     with unscoped():
@@ -342,34 +332,34 @@ def test_an_email_whose_task_was_lost_is_sent_by_the_outbox(
     requeue_stalled_sends.apply(throw=True)
     requeue_stalled_sends.apply(throw=True)
 
-    assert stored(email_id).status == "sent"
+    assert stored(Email, email_id).status == "sent"
     assert len(mail.outbox) == 1
 
 
 # Reading, changing and deleting
 
 
-def test_filters_and_search_stay_inside_the_company(client_a, client_b, company_a, company_b, contact_a):
+def test_filters_and_search_stay_inside_the_company(client_a, client_b, company_a, company_b, recipient_a):
     """?status, ?contact and ?search find the company's own e-mails and never the other's."""
-    sent = EmailFactory(contact=contact_a, status="sent", subject="Quarterly review")
-    failed = EmailFactory(contact=contact_a, status="failed", subject="Invoice")
+    sent = EmailFactory(contact=recipient_a, status="sent", subject="Quarterly review")
+    failed = EmailFactory(contact=recipient_a, status="failed", subject="Invoice")
     other = EmailFactory(contact__company=company_a, status="sent", subject="Quarterly plan")
     foreign = EmailFactory(contact__company=company_b, status="sent", subject="Quarterly review")
 
     assert listed_ids(client_a, status="sent") == {str(sent.id), str(other.id)}
     assert listed_ids(client_a, status="failed") == {str(failed.id)}
-    assert listed_ids(client_a, contact=str(contact_a.id)) == {str(sent.id), str(failed.id)}
+    assert listed_ids(client_a, contact=str(recipient_a.id)) == {str(sent.id), str(failed.id)}
     assert listed_ids(client_a, search="quarterly") == {str(sent.id), str(other.id)}
-    assert listed_ids(client_a, search=contact_a.email) == {str(sent.id), str(failed.id)}
+    assert listed_ids(client_a, search=recipient_a.email) == {str(sent.id), str(failed.id)}
     assert listed_ids(client_b, search="quarterly") == {str(foreign.id)}
-    assert listed_ids(client_b, contact=str(contact_a.id)) == set()
+    assert listed_ids(client_b, contact=str(recipient_a.id)) == set()
     assert client_a.get(EMAILS, {"status": "bogus"}).status_code == 400
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
-def test_an_email_cannot_be_changed_once_queued(client_a, contact_a, method):
+def test_an_email_cannot_be_changed_once_queued(client_a, recipient_a, method):
     """PUT and PATCH are a 409 saying why, and the e-mail stays as it was."""
-    email = EmailFactory(contact=contact_a, subject="Original")
+    email = EmailFactory(contact=recipient_a, subject="Original")
 
     response = getattr(client_a, method)(
         f"{EMAILS}/{email.id}",
@@ -379,25 +369,25 @@ def test_an_email_cannot_be_changed_once_queued(client_a, contact_a, method):
 
     assert response.status_code == 409
     assert "cannot be changed" in response.json()["detail"]
-    assert stored(email.id).subject == "Original"
+    assert stored(Email, email.id).subject == "Original"
 
 
-def test_delete_hides_own_email_and_not_the_other_companys(client_a, client_b, contact_a):
+def test_delete_hides_own_email_and_not_the_other_companys(client_a, client_b, recipient_a):
     """DELETE soft-deletes the company's own e-mail; the other company gets a 404 and changes nothing."""
-    email = EmailFactory(contact=contact_a)
+    email = EmailFactory(contact=recipient_a)
 
     assert client_b.delete(f"{EMAILS}/{email.id}").status_code == 404
-    assert stored(email.id).is_deleted is False
+    assert stored(Email, email.id).is_deleted is False
     assert client_a.delete(f"{EMAILS}/{email.id}").status_code == 204
-    assert stored(email.id).is_deleted is True
+    assert stored(Email, email.id).is_deleted is True
     assert str(email.id) not in listed_ids(client_a)
 
 
 def test_super_admin_sends_inside_the_selected_company(
-    admin_client_api, company_a, contact_a, django_capture_on_commit_callbacks
+    admin_client_api, company_a, recipient_a, django_capture_on_commit_callbacks
 ):
     """A super admin composes with X-Company-ID; without it the write is refused."""
-    payload = {"contact": str(contact_a.id), "subject": "Hi", "body_text": "B"}
+    payload = {"contact": str(recipient_a.id), "subject": "Hi", "body_text": "B"}
 
     refused = admin_client_api.post(EMAILS, payload, format="json")
     with django_capture_on_commit_callbacks(execute=True):
@@ -409,14 +399,14 @@ def test_super_admin_sends_inside_the_selected_company(
     assert len(mail.outbox) == 1
 
 
-def test_failure_notice_goes_to_managers_when_the_sender_is_gone(company_a, contact_a, refusing_backend):
+def test_failure_notice_goes_to_managers_when_the_sender_is_gone(company_a, recipient_a, refusing_backend):
     """An e-mail whose sender was removed still reports its failure, to the company's owners."""
     owner = UserFactory(company=company_a, role="owner")
-    email = EmailFactory(contact=contact_a, user=None, to_email=f"x@{REFUSED_DOMAIN}", status="queued")
+    email = EmailFactory(contact=recipient_a, user=None, to_email=f"x@{REFUSED_DOMAIN}", status="queued")
 
     send_email.apply(kwargs={"company_id": str(company_a.id), "email_id": str(email.id)}, throw=True)
 
     with company_context(company_a):
         notified = set(Notification.objects.values_list("user_id", flat=True))
     assert owner.id in notified
-    assert stored(email.id).status == "failed"
+    assert stored(Email, email.id).status == "failed"

@@ -28,7 +28,7 @@ MESSAGES = "/api/sms/messages"
 CONVERSATIONS = "/api/sms/conversations"
 
 
-def stored(company, **lookup) -> list[SmsMessage]:
+def messages_of(company, **lookup) -> list[SmsMessage]:
     with company_context(company):
         return list(SmsMessage.objects.filter(**lookup).order_by("created_at"))
 
@@ -62,7 +62,7 @@ def test_send_records_the_text_as_queued_before_twilio_sends_it(
 
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "queued"
-    [message] = stored(contact_a.company)
+    [message] = messages_of(contact_a.company)
     assert (message.status, message.user_id, message.contact_id) == ("queued", user_a.id, contact_a.id)
     assert (message.from_number, message.to_number, message.phone_number_id) == (
         "+12025550101",
@@ -182,7 +182,7 @@ def test_sender_number_of_another_company_or_without_sms_is_refused(
 
     assert response.status_code == 400
     assert response.json()["detail"] == "from_number is not an SMS-enabled phone number of this company."
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
     assert twilio_fake.requests == []
 
 
@@ -198,7 +198,7 @@ def test_sender_number_neither_an_id_nor_e164_is_a_400_on_the_field(
 
     assert response.status_code == 400
     assert "E.164" in response.json()["from_number"][0]
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
     assert twilio_fake.requests == []
 
 
@@ -236,7 +236,7 @@ def test_the_schema_and_the_server_agree_that_a_text_names_its_recipient(
     response = send(client_a, django_capture_on_commit_callbacks, body)
 
     assert response.status_code == (201 if accepted else 400), response.content
-    assert len(stored(company_a)) == (1 if accepted else 0)
+    assert len(messages_of(company_a)) == (1 if accepted else 0)
 
 
 @pytest.mark.django_db
@@ -249,7 +249,7 @@ def test_send_without_twilio_settings_is_refused_and_nothing_queued(
 
     assert response.status_code == 409
     assert "/api/twilio-settings" in response.json()["detail"]
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
     assert queued == []
     assert twilio_fake.requests == []
 
@@ -261,7 +261,7 @@ def test_send_without_an_sms_number_is_refused(client_a, company_a, twilio_a, co
 
     assert response.status_code == 409
     assert "/api/sms/phone-numbers" in response.json()["detail"]
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
 
 
 @pytest.mark.django_db
@@ -287,7 +287,7 @@ def test_send_to_an_opted_out_contact_is_refused(
 
     assert response.status_code == 409
     assert response.json()["detail"] == "This contact has opted out of SMS (replied STOP)."
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
     assert twilio_fake.requests == []
     other = client_b.post(MESSAGES, {"to": contact_a.phone, "body": "Hi"}, format="json")
     assert other.status_code == 201, other.content
@@ -314,7 +314,7 @@ def test_invalid_sends_are_refused_per_field(
 
     assert response.status_code == 400
     assert field in response.json()
-    assert stored(company_a) == []
+    assert messages_of(company_a) == []
     assert twilio_fake.requests == []
 
 
@@ -354,7 +354,7 @@ def test_twilio_error_marks_the_text_failed_and_notifies_the_sender(
     )
 
     assert response.status_code == 201
-    [message] = stored(contact_a.company)
+    [message] = messages_of(contact_a.company)
     assert message.status == "failed"
     assert message.error_code == "21211"
     assert "not a valid phone number" in message.error_message
@@ -370,7 +370,7 @@ def test_a_redelivered_or_foreign_task_sends_nothing_more(
 ):
     """The task claims its row: a second delivery, or one run as another company, sends nothing."""
     send(client_a, django_capture_on_commit_callbacks, {"contact": str(contact_a.id), "body": "Once"})
-    [message] = stored(contact_a.company)
+    [message] = messages_of(contact_a.company)
 
     send_sms.apply(kwargs={"company_id": str(message.company_id), "message_id": str(message.id)}, throw=True)
     with company_context(message.company_id):
@@ -413,7 +413,7 @@ def test_a_send_survives_a_broker_outage_and_goes_out_once_when_it_returns(
 
     assert response.status_code == 201, response.content
     assert "could not queue messaging.send_sms" in caplog.text
-    [message] = stored(contact_a.company)
+    [message] = messages_of(contact_a.company)
     assert message.status == "queued"
     assert twilio_fake.requests == []
 
@@ -670,7 +670,7 @@ def test_conversations_need_a_signed_in_user(client, number_a, contact_a):
 
     assert client.get(CONVERSATIONS).status_code == 401
     assert client.post(f"{CONVERSATIONS}/{contact_a.id}/read").status_code == 401
-    assert refreshed(stored(contact_a.company)[0]).read_at is None
+    assert refreshed(messages_of(contact_a.company)[0]).read_at is None
 
 
 @pytest.mark.django_db
@@ -727,7 +727,7 @@ def test_a_stop_arriving_while_the_text_is_queued_keeps_it_from_going_out(
         callback()
 
     assert twilio_fake.sent("Messages") == []
-    [message] = stored(company_a)
+    [message] = messages_of(company_a)
     assert (message.status, message.error_message) == (
         "failed",
         "This contact has opted out of SMS (replied STOP).",

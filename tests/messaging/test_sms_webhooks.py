@@ -230,6 +230,33 @@ def test_a_webhook_replayed_while_the_first_is_still_being_stored_is_stored_once
     assert len(notifications_of(company_a)) == 1
 
 
+@pytest.mark.django_db
+def test_an_inbound_sms_whose_sid_another_company_holds_is_ignored(client, twilio_a, number_a, company_b):
+    """A SID stored under company B is never overwritten nor shown to A, and the webhook is not a 500."""
+    taken = SmsMessageFactory(
+        phone_number__company=company_b, phone_number__number="+12025559901", twilio_sid="SM" + "f" * 32
+    )
+    params = {"MessageSid": taken.twilio_sid, "From": "+16175550999", "To": number_a.number, "Body": "Hi"}
+
+    response = post_twilio_webhook(client, "/api/twilio/sms/inbound", params, twilio_a.auth_token)
+
+    assert response.status_code == 200
+    with company_context(number_a.company_id):
+        assert not SmsMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_malformed_sid_is_refused_before_anything_is_written(client, twilio_a, number_a):
+    """A signed webhook with a SID that is not Twilio's format is a 400 and stores nothing."""
+    params = {"MessageSid": "SM" + "0" * 40, "From": "+16175550999", "To": number_a.number, "Body": "Hi"}
+
+    response = post_twilio_webhook(client, "/api/twilio/sms/inbound", params, twilio_a.auth_token)
+
+    assert response.status_code == 400
+    with company_context(number_a.company_id):
+        assert not SmsMessage.objects.exists()
+
+
 # Opt-out
 
 

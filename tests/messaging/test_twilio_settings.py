@@ -10,6 +10,7 @@ from tenancy.context import company_context
 
 from ..conftest import bearer_client
 from ..factories import TwilioSettingsFactory, UserFactory
+from ..unscoped import stored
 
 URL = "/api/twilio-settings"
 SID = "AC" + "0123456789abcdef" * 2
@@ -20,11 +21,6 @@ pytestmark = pytest.mark.django_db
 
 def detail(settings_row) -> str:
     return f"{URL}/{settings_row.pk}"
-
-
-def stored(settings_row, company) -> TwilioSettings:
-    with company_context(company):
-        return TwilioSettings.objects.get(pk=settings_row.pk)
 
 
 def snapshot(settings_row, company) -> dict:
@@ -179,7 +175,7 @@ def test_changing_the_sid_without_a_token_keeps_the_stored_token(client_a, clien
     assert patched.status_code == 200, patched.content
     assert put.status_code == 200, put.content
     assert foreign.status_code == 404
-    row = stored(existing, company_a)
+    row = stored(TwilioSettings, existing.pk)
     assert row.account_sid == SID
     assert row.auth_token == TOKEN
 
@@ -196,7 +192,7 @@ def test_a_new_token_replaces_the_old_and_clears_the_last_test(client_a, company
     assert response.json()["auth_token_hint"] == "••••9876"
     assert response.json()["last_test_ok"] is None
     assert response.json()["last_tested_at"] is None
-    assert stored(existing, company_a).auth_token == "replacement-token-9876"
+    assert stored(TwilioSettings, existing.pk).auth_token == "replacement-token-9876"
 
 
 # Who may change them
@@ -234,7 +230,7 @@ def test_an_admin_changes_the_settings_of_their_own_company_only(company_a, comp
     refused = admin_a.patch(detail(foreign), {"account_sid": SID}, format="json")
 
     assert changed.status_code == 200, changed.content
-    assert stored(own, company_a).account_sid == SID
+    assert stored(TwilioSettings, own.pk).account_sid == SID
     assert refused.status_code == 404
     assert snapshot(foreign, company_b) == before
 
@@ -256,7 +252,7 @@ def test_connection_test_fetches_the_account_and_records_success(client_a, clien
     assert request["method"] == "GET"
     assert request["path"] == f"/2010-04-01/Accounts/{SID}.json"
     assert request["auth"] == (SID, TOKEN)
-    row = stored(existing, company_a)
+    row = stored(TwilioSettings, existing.pk)
     assert row.last_test_ok is True
     assert row.last_tested_at is not None
     assert row.last_test_error == ""
@@ -274,7 +270,7 @@ def test_connection_test_with_wrong_credentials_answers_twilios_refusal(client_a
     assert response.json()["ok"] is False
     assert "401" in response.json()["detail"]
     assert "Authenticate" in response.json()["detail"]
-    row = stored(existing, company_a)
+    row = stored(TwilioSettings, existing.pk)
     assert row.last_test_ok is False
     assert "Authenticate" in row.last_test_error
     assert client_a.get(detail(existing)).json()["last_test_ok"] is False
@@ -304,7 +300,7 @@ def test_connection_test_in_dry_run_answers_locally(client_a, company_a, setting
 
     assert response.status_code == 200, response.content
     assert response.json()["ok"] is True
-    assert stored(existing, company_a).last_test_ok is True
+    assert stored(TwilioSettings, existing.pk).last_test_ok is True
 
 
 def test_secrets_never_reach_the_logs(client_a, company_a, twilio_fake, caplog):

@@ -1,7 +1,10 @@
 """Sign in, refresh, sign out and the current user; abused tokens and brute force: test_auth_abuse.py."""
 
+import threading
+
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -230,6 +233,27 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(side, company_of):
     assert reused.status_code == 401
     assert "access_token" not in reused.json()
     assert refresh(new["refresh_token"]).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_racing_with_one_token_yield_one_new_pair(user_a):
+    """A refresh token refreshes once, even when two requests present it at the same moment."""
+    refresh_token = issue_tokens(user_a)["refresh_token"]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def refresh():
+        barrier.wait()
+        statuses.append(APIClient().post("/api/auth/refresh", {"refresh_token": refresh_token}).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200, 401]
 
 
 def test_refresh_refused_after_the_user_moved_to_another_company(user_a, company_b):

@@ -13,10 +13,12 @@ from tenancy.models import Company
 from workflows.models import Workflow, WorkflowExecution
 from workflows.services import workflow_errors
 
+from ..conftest import bearer_client
 from ..factories import (
     ContactFactory,
     DealFactory,
     EmailTemplateFactory,
+    UserFactory,
     WorkflowExecutionFactory,
     WorkflowFactory,
 )
@@ -786,6 +788,18 @@ def test_the_signing_secret_is_revealed_and_rotated_inside_the_company_only(
     assert rotated != workflow.secret
     with company_context(company_a):
         assert Workflow.objects.get(pk=workflow.pk).secret == rotated
+
+
+def test_a_member_cannot_read_or_rotate_a_colleagues_workflow_secret(company_a, user_a):
+    """The secret belongs to the workflow's owner and the company's managers; members get 403."""
+    workflow = WorkflowFactory(company=company_a, user=user_a)
+    member = bearer_client(UserFactory(company=company_a, role="member"))
+
+    assert member.get(f"/api/workflows/{workflow.id}/secret").status_code == 403
+    assert member.post(f"/api/workflows/{workflow.id}/rotate-secret").status_code == 403
+    with company_context(company_a):
+        assert Workflow.objects.get(pk=workflow.pk).secret == workflow.secret
+    assert bearer_client(user_a).get(f"/api/workflows/{workflow.id}/secret").status_code == 200
 
 
 def test_deleting_a_workflow_cancels_its_unfinished_executions(client_a, company_a, user_a):
