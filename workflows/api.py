@@ -13,8 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from core.api import BadRequest, Conflict, DetailSerializer, StrictSerializer
-from core.api.filters import BooleanFilter
+from core.api import Conflict, DetailSerializer, StrictSerializer
+from core.api.filters import BooleanFilter, narrowed_to_status
 from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from . import engine, services
@@ -388,11 +388,7 @@ class WorkflowViewSet(TenantViewSet):
         """The workflow's executions, newest first, optionally of one status."""
         workflow = self.get_object()
         executions = WorkflowExecution.objects.filter(workflow=workflow).order_by("-created_at", "-pk")
-        wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in WorkflowExecution.Status.values:
-                raise BadRequest(f"status is one of: {', '.join(WorkflowExecution.Status.values)}.")
-            executions = executions.filter(status=wanted)
+        executions = narrowed_to_status(executions, request, WorkflowExecution.Status.values)
         page = self.paginate_queryset(executions)
         return self.get_paginated_response(
             WorkflowExecutionSerializer(page, many=True, context=self.get_serializer_context()).data

@@ -11,6 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from .errors import BadRequest
+
 # Query parameters every list understands besides its filters: pagination, search, ordering, format.
 STANDARD_QUERY_PARAMETERS = frozenset({"page", "page_size", "search", "ordering", "format"})
 
@@ -200,3 +202,13 @@ class StrictOrderingFilter(OrderingFilter):
                 parameter["schema"]["pattern"] = rf"^{one}(,{one})*$"
                 parameter["description"] = f"Comma-separated fields, `-` for descending: {', '.join(fields)}."
         return parameters
+
+
+def narrowed_to_status(queryset, request, statuses):
+    """A nested list narrowed to `?status=` when one is given; an unknown status is a 400 naming them all."""
+    wanted = request.query_params.get("status")
+    if not wanted:
+        return queryset
+    if wanted not in statuses:
+        raise BadRequest(f"status is one of: {', '.join(statuses)}.")
+    return queryset.filter(status=wanted)

@@ -8,7 +8,8 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api import BadRequest, DetailSerializer, StrictSerializer
+from core.api import DetailSerializer, StrictSerializer
+from core.api.filters import narrowed_to_status
 from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from ..models import Email, EmailCampaign
@@ -189,11 +190,7 @@ class EmailCampaignViewSet(TenantViewSet):
         """Each recipient of the campaign with the status of their e-mail."""
         campaign = self.get_object()
         emails = Email.objects.filter(campaign=campaign).order_by("to_email")
-        wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in Email.Status.values:
-                raise BadRequest(f"status is one of: {', '.join(Email.Status.values)}.")
-            emails = emails.filter(status=wanted)
+        emails = narrowed_to_status(emails, request, Email.Status.values)
         page = self.paginate_queryset(emails)
         return self.get_paginated_response(
             EmailSerializer(page, many=True, context=self.get_serializer_context()).data
