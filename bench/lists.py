@@ -218,11 +218,12 @@ def query_counts(client, path: str) -> dict[int, int]:
 
 def raw_page(connection: psycopg.Connection, company_id: str, statements: list[str]):
     """The page the long way round: the same SQL through psycopg, rows as dicts, json.dumps."""
+    from tenancy.rls import set_scope  # the bench sets Django up before it loads the app's modules
 
     def fetch() -> str:
         with connection.transaction():
-            # The application role sees the company's rows once the transaction names it (tenancy.rls).
-            connection.execute("SELECT set_config('app.company_id', %s, true)", [company_id])
+            # The application role sees the company's rows once the transaction carries its sealed scope.
+            set_scope(connection, company_id)
             results = []
             for statement in statements:
                 cursor = connection.execute(statement)
@@ -235,6 +236,8 @@ def raw_page(connection: psycopg.Connection, company_id: str, statements: list[s
 
 def measure(client, raw_connection, company_id: str, name: str, path: str, rounds: int) -> Figure:
     """One list for one company: latency, queries per page size, and the ratio to raw psycopg."""
+    from tenancy.rls import set_scope  # the bench sets Django up before it loads the app's modules
+
     page = f"{path}?page_size={PAGE_SIZE}"
     counts = query_counts(client, path)
     queries = captured_queries(client, page)
@@ -243,7 +246,7 @@ def measure(client, raw_connection, company_id: str, name: str, path: str, round
     plan = "no LIMIT: the page is cut in Python"
     if page_sql is not None:
         with raw_connection.transaction():
-            raw_connection.execute("SELECT set_config('app.company_id', %s, true)", [company_id])
+            set_scope(raw_connection, company_id)
             explained = raw_connection.execute(f"EXPLAIN (FORMAT JSON) {page_sql}").fetchone()[0]
         plan = plan_summary(explained[0]["Plan"], main_table(page_sql))
     candidates = {"api": lambda: client.get(page), "raw": raw_page(raw_connection, company_id, statements)}

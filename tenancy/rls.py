@@ -2,10 +2,10 @@
 
 Every tenant table gets `UNIQUE (company_id, id)`, a composite foreign key `(company_id, x_id) ->
 x (company_id, id)` beside each single-column foreign key to another tenant table, and a row-level
-security policy comparing `company_id` with the transaction's `app.company_id` setting (or letting
-everything through when `app.all_companies` is `on`, the audited all-companies context).
+security policy comparing `company_id` with the transaction's sealed scope (tenancy.sealed_scope):
+a company, or every company for the audited all-companies context.
 
-The settings are made with `set_config(..., true)`: they last until the transaction ends, so nothing
+The setting is made with `set_config(..., true)`: it lasts until the transaction ends, so nothing
 is left on a connection handed back to a transaction-mode pooler. One execute wrapper, installed on
 every PostgreSQL connection, makes sure the transaction carries the tenant context of the code
 running the statement; it costs one extra round trip per transaction whose context is not empty.
@@ -14,43 +14,53 @@ On SQLite everything here does nothing.
 
 from __future__ import annotations
 
+import psycopg
 from django.db import migrations
 from django.db.backends.signals import connection_created
 from psycopg.pq import TransactionStatus
 
+from . import sealed_scope
 from .context import current_scope
+from .sealed_scope import CURRENT_SCOPE_FUNCTION, EVERY_COMPANY, SCOPE_SETTING, seal
 
-COMPANY_SETTING = "app.company_id"
-ALL_COMPANIES_SETTING = "app.all_companies"
 POLICY_NAME = "tenant_isolation"
-# Scalar subqueries become init plans: each setting is read once per statement, not once per row,
-# and the all-companies test is a boolean by then, so a row costs one uuid comparison.
-# A CASE rather than `company_id = ... OR all_companies = 'on'`: the planner prices an OR of two
-# unknown values as matching a few rows in a thousand and multiplies that into the ORM's own
+# Scalar subqueries become init plans: the sealed scope is checked once per statement, not once per
+# row, and the every-company test is a boolean by then, so a row costs one uuid comparison.
+# A CASE rather than `company_id = ... OR every_company`: the planner prices an OR of two unknown
+# values as matching a few rows in a thousand and multiplies that into the ORM's own
 # `company_id = ...`, so for a large company it expected 61 rows of 10,000 and sorted them all instead
 # of reading the first page from an index (docs/BENCHMARKS.md, section 2). A CASE is priced at one
-# half, and lets nothing more through: a row is visible when all_companies is on, or when its
-# company is the transaction's.
+# half, and lets nothing more through: a row is visible when the scope is every company, or when its
+# company is the scope. A missing, forged or stale seal is no scope: no row.
 POLICY_CONDITION = (
-    f"CASE WHEN (SELECT current_setting('{ALL_COMPANIES_SETTING}', true) = 'on') THEN true "
-    f"ELSE company_id = (SELECT NULLIF(current_setting('{COMPANY_SETTING}', true), '')::uuid) END"
+    f"CASE WHEN (SELECT {CURRENT_SCOPE_FUNCTION}() = '{EVERY_COMPANY}') THEN true "
+    f"ELSE company_id = (SELECT NULLIF({CURRENT_SCOPE_FUNCTION}(), '{EVERY_COMPANY}')::uuid) END"
 )
-_SET_CONTEXT_SQL = (
-    f"SELECT set_config('{COMPANY_SETTING}', %s, true), set_config('{ALL_COMPANIES_SETTING}', %s, true)"
-)
-_EMPTY = ("", "")
+_SET_SCOPE_SQL = f"SELECT set_config('{SCOPE_SETTING}', %s, true)"
+_NO_SCOPE = ""
 # Savepoint statements pass untouched: a setting made just before ROLLBACK TO SAVEPOINT would be undone.
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
-def wanted_settings() -> tuple[str, str]:
-    """The (app.company_id, app.all_companies) values the current tenant context asks for."""
+def wanted_scope() -> str:
+    """The scope the current tenant context asks for: a company id, EVERY_COMPANY, or none ("")."""
     scope = current_scope()
     if scope is None:
-        return _EMPTY
+        return _NO_SCOPE
     if scope.company_id is not None:
-        return (str(scope.company_id), "")
-    return ("", "on" if scope.spans_all_companies else "")
+        return str(scope.company_id)
+    return EVERY_COMPANY if scope.spans_all_companies else _NO_SCOPE
+
+
+def set_scope(raw, scope: str) -> None:
+    """Give the raw psycopg connection's transaction this scope, sealed.
+
+    A server-side bound parameter (psycopg's plain Cursor, where Django's cursors inline values), so
+    the seal never appears in the statement text other sessions see in pg_stat_activity; unprepared,
+    as a transaction-mode pooler needs.
+    """
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(_SET_SCOPE_SQL, [seal(scope) if scope else ""], prepare=False)
 
 
 class TransactionContext:
@@ -58,7 +68,7 @@ class TransactionContext:
 
     def __init__(self, connection):
         self.connection = connection
-        self.values = _EMPTY
+        self.scope = _NO_SCOPE
         self.savepoints: tuple = ()
 
     def __call__(self, execute, sql, params, many, context):
@@ -69,18 +79,18 @@ class TransactionContext:
         status = raw.info.transaction_status
         if status == TransactionStatus.IDLE:
             # Between transactions: whatever was set ended with the previous one.
-            self.values, self.savepoints = _EMPTY, ()
+            self.scope, self.savepoints = _NO_SCOPE, ()
         elif status != TransactionStatus.INTRANS:
             return execute(sql, params, many, context)  # Failed transaction: the statement fails anyway.
-        wanted = wanted_settings()
+        wanted = wanted_scope()
         if raw.autocommit:
-            if wanted == _EMPTY:
+            if wanted == _NO_SCOPE:
                 return execute(sql, params, many, context)
             # A statement outside any transaction is its own transaction: open one around both.
             with raw.transaction():
                 self._set(raw, wanted)
                 result = execute(sql, params, many, context)
-            self.values, self.savepoints = _EMPTY, ()
+            self.scope, self.savepoints = _NO_SCOPE, ()
             return result
         if not self._in_force(wanted):
             self._set(raw, wanted)
@@ -89,12 +99,11 @@ class TransactionContext:
     def _in_force(self, wanted) -> bool:
         current = tuple(self.connection.savepoint_ids)
         # A value set inside a savepoint that was since released or rolled back is set again.
-        return self.values == wanted and current[: len(self.savepoints)] == self.savepoints
+        return self.scope == wanted and current[: len(self.savepoints)] == self.savepoints
 
     def _set(self, raw, wanted) -> None:
-        with raw.cursor() as cursor:
-            cursor.execute(_SET_CONTEXT_SQL, wanted)
-        self.values, self.savepoints = wanted, tuple(self.connection.savepoint_ids)
+        set_scope(raw, wanted)
+        self.scope, self.savepoints = wanted, tuple(self.connection.savepoint_ids)
 
 
 def install_transaction_context(sender, connection, **kwargs) -> None:
@@ -256,6 +265,8 @@ class EnableTenantRowLevelSecurity(_PostgresOnly):
         return "Enable and force row-level security on tenant tables"
 
     def forwards(self, schema_editor, models):
+        with schema_editor.connection.cursor() as cursor:
+            sealed_scope.install(cursor)  # the policy's function must exist before the policy
         for model in models:
             table = _qn(schema_editor, model._meta.db_table)
             schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")

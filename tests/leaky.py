@@ -9,15 +9,18 @@ from rest_framework import serializers
 from crm.api import ContactSerializer, ContactViewSet
 from crm.models import Account, Contact
 from tenancy.context import require_company_id
+from tenancy.rls import set_scope
+from tenancy.sealed_scope import EVERY_COMPANY
 
 
 class PastRowLevelSecurity:
-    """Also opens PostgreSQL's row-level security to every company, as a raw-SQL leak would."""
+    """Also opens PostgreSQL's row-level security to every company, as code sealing the wrong scope would."""
 
     def initial(self, request, *args, **kwargs):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('app.all_companies', 'on', true)")
+                cursor.execute("SELECT 1")  # the request's own scope is set first, then overridden
+            set_scope(connection.connection, EVERY_COMPANY)
         super().initial(request, *args, **kwargs)
 
 

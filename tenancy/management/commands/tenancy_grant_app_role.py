@@ -4,12 +4,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
 
+from tenancy import sealed_scope
+
 
 class Command(BaseCommand):
     help = (
         "Run as the owner of the tables (after `migrate`): grants ROLE SELECT, INSERT, UPDATE and DELETE "
         "on every table and USAGE, SELECT on every sequence of the schema, now and for tables created "
-        "later by this owner. The role must already exist (CREATE ROLE ... LOGIN NOSUPERUSER NOBYPASSRLS)."
+        "later by this owner, and stores the key tenant scopes are sealed with where only the owner "
+        "reads it. "
+        "The role must already exist (CREATE ROLE ... LOGIN NOSUPERUSER NOBYPASSRLS)."
     )
 
     def add_arguments(self, parser):
@@ -36,4 +40,8 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             for statement in statements:
                 cursor.execute(sql.SQL(statement).format(**names).as_string(connection.connection))
-        self.stdout.write(f"Granted {role} table and sequence privileges in schema {schema}.")
+            # The database's copy of the scope key follows the settings' (a rotated key after a deploy).
+            sealed_scope.install(cursor)
+        self.stdout.write(
+            f"Granted {role} table and sequence privileges in schema {schema}; the scope key is in place."
+        )

@@ -1,0 +1,215 @@
+"""Arbitrary SQL as the application role, inside company A's transaction and outside any, reaches B never.
+
+The model of an injection: whatever SQL an attacker slips into company A's request runs on the
+application's own connection, in A's transaction. It may set any setting, switch roles, read the
+policy catalog and other sessions' activity, and try to change the audit log.
+"""
+
+import re
+import time
+
+import psycopg
+import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection, transaction
+
+from tenancy.checks import check_application_role, refuse_rls_bypass, scope_seal_problems
+from tenancy.context import company_context
+from tenancy.models import AuditLog
+from tenancy.sealed_scope import EVERY_COMPANY, KEY_TABLE, SCOPE_SETTING, seal
+
+from .conftest import APP_ROLE, DATABASE_OWNER
+from .factories import ContactFactory, TwilioSettingsFactory
+from .unscoped import unscoped
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture
+def contacts(company_a, company_b):
+    ContactFactory(company=company_a, first_name="Ada")
+    ContactFactory(company=company_b, first_name="Bob")
+
+
+def run(sql: str, params=None) -> list[tuple]:
+    """One statement on the application's connection, as an injection would run it."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def contact_names() -> list[str]:
+    return sorted(row[0] for row in run("SELECT first_name FROM contacts"))
+
+
+def settings_the_policies_read() -> set[str]:
+    """Settings a policy, or a function a policy calls, reads: from the catalog, as an attacker would."""
+    quals = [row[0] for row in run("SELECT qual || ' ' || coalesce(with_check, '') FROM pg_policies")]
+    functions = {name for qual in quals for name in re.findall(r"(\w+)\(\)", qual)}
+    sources = [row[0] for row in run("SELECT prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(functions)])]
+    named = r"current_setting\('([^']+)'"
+    return {name for text in [*quals, *sources] for name in re.findall(named, text)}
+
+
+def forged_values(company_b) -> list[str]:
+    """What an attacker may put into a setting: B's id, every company, A's seal re-labelled, stale seals."""
+    now = int(time.time())
+    b = str(company_b.pk)
+    return [
+        b,
+        "on",
+        EVERY_COMPANY,
+        f"{b}.{now}.{'0' * 64}",
+        f"{EVERY_COMPANY}.{now}.{'f' * 64}",
+        seal(b, issued_at=now - 3600),  # a real seal, long expired (read from a log, say)
+        seal(EVERY_COMPANY, issued_at=now + 3600),
+    ]
+
+
+def relabelled_seal(company_a, company_b) -> str:
+    """Company A's own valid seal with B's id put in front."""
+    own = run(f"SELECT current_setting('{SCOPE_SETTING}', true)")[0][0]
+    assert own.startswith(str(company_a.pk))
+    return str(company_b.pk) + own[len(str(company_a.pk)) :]
+
+
+def test_the_policies_read_the_sealed_scope_and_nothing_an_attacker_can_set_freely(contacts):
+    """The catalog shows one setting behind the policies, and it is sealed."""
+    assert settings_the_policies_read() == {SCOPE_SETTING}
+
+
+@pytest.mark.parametrize("inside_company_a", [True, False], ids=["in A's transaction", "outside any"])
+def test_setting_any_policy_setting_by_hand_reaches_no_row_of_company_b(
+    inside_company_a, contacts, company_a, company_b
+):
+    """set_config of every setting the policies read, and of the old plain ones, to each forged value."""
+    names = settings_the_policies_read() | {"app.company_id", "app.all_companies"}
+    with company_context(company_a) if inside_company_a else transaction.atomic(), transaction.atomic():
+        assert contact_names() == (["Ada"] if inside_company_a else [])
+        candidates = forged_values(company_b)
+        if inside_company_a:
+            candidates.append(relabelled_seal(company_a, company_b))
+        for name in sorted(names):
+            for value in candidates:
+                run("SELECT set_config(%s, %s, true)", [name, value])
+                assert "Bob" not in contact_names(), (name, value)
+                assert run("SELECT tenancy_current_scope()")[0][0] in {None, str(company_a.pk)}
+
+
+def test_a_forged_every_company_scope_reads_no_twilio_token_of_any_company(company_a, company_b):
+    """The encrypted Twilio tokens of both companies stay out of reach of a forged scope."""
+    TwilioSettingsFactory(company=company_a)
+    TwilioSettingsFactory(company=company_b)
+    with company_context(company_a), transaction.atomic():
+        assert len(run("SELECT auth_token FROM twilio_settings")) == 1
+        run("SELECT set_config('app.tenant_scope', %s, true)", [f"*.{int(time.time())}.{'a' * 64}"])
+        assert run("SELECT auth_token FROM twilio_settings") == []
+
+
+def test_the_seal_key_and_the_role_switches_are_closed_to_the_application_role(contacts, company_a):
+    """SET ROLE and SET SESSION AUTHORIZATION fail, RESET ROLE keeps the app role, the key is unreadable."""
+    owner = DATABASE_OWNER[0]
+    with company_context(company_a):
+        for statement in (f'SET ROLE "{owner}"', "SET ROLE postgres", f'SET SESSION AUTHORIZATION "{owner}"'):
+            with pytest.raises(DatabaseError), transaction.atomic():
+                run(statement)
+        with transaction.atomic():
+            run("RESET ROLE")
+            assert run("SELECT current_user")[0][0] == APP_ROLE
+            assert contact_names() == ["Ada"]
+        for statement in ("SELECT key FROM " + KEY_TABLE, "SELECT * FROM tenancy_private.scope_key"):  # noqa: S608
+            with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+                run(statement)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_sessions_seal_never_shows_in_pg_stat_activity(contacts, company_a, company_b):
+    """The seal travels as a bound parameter: a session of company B idle in its transaction shows `$1`."""
+    dsn = connection.get_connection_params()
+    other = psycopg.connect(**{key: value for key, value in dsn.items() if key != "cursor_factory"})
+    try:
+        other.execute("BEGIN")
+        other.execute(
+            f"SELECT set_config('{SCOPE_SETTING}', %s, true)", [seal(str(company_b.pk))], prepare=False
+        )
+        pid = other.info.backend_pid
+        with company_context(company_a):
+            [(query,)] = run("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+        assert str(company_b.pk) not in query
+        assert "$1" in query
+    finally:
+        other.close()
+
+
+def test_the_audit_log_is_append_only_for_the_application_role(company_a, user_a):
+    """UPDATE and DELETE of an audit entry fail in PostgreSQL, inside a company and outside."""
+    with unscoped():
+        entry = AuditLog.objects.order_by("-id").first()
+    assert entry is not None  # unscoped() itself wrote one
+    for statement in (
+        "UPDATE audit_log SET reason = 'nothing happened' WHERE id = %s",
+        "UPDATE audit_log SET actor_id = NULL, company_id = %s WHERE id = %s",
+        "DELETE FROM audit_log WHERE id = %s",
+    ):
+        params = [entry.pk] if statement.count("%s") == 1 else [company_a.pk, entry.pk]
+        for scope in (company_context(company_a), transaction.atomic()):
+            with scope, pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                run(statement, params)
+    with unscoped():
+        stored = AuditLog.objects.get(pk=entry.pk)
+    assert (stored.reason, stored.actor_id, stored.company_id) == (
+        entry.reason,
+        entry.actor_id,
+        entry.company_id,
+    )
+
+
+def test_an_audit_entry_may_lose_the_link_to_a_deleted_user(user_a, super_admin):
+    """Django's ON DELETE SET NULL still works: deleting a user keeps their entries, unlinked."""
+    with unscoped():
+        AuditLog.objects.create(action=AuditLog.Action.ALL_COMPANIES, reason="test entry", actor=user_a)
+        user_a.delete()
+        entry = AuditLog.objects.get(reason="test entry")
+    assert entry.actor_id is None
+
+
+def test_the_startup_check_refuses_an_application_whose_seal_the_database_does_not_accept(settings):
+    """A scope key the database was not given (no sync after a rotation) refuses to serve, naming the fix."""
+    settings.DEBUG = False
+    settings.TENANCY_ALLOW_RLS_BYPASS = False
+    assert scope_seal_problems(connection) == []
+    refuse_rls_bypass(connection)
+
+    settings.TENANCY_SCOPE_KEY = "a-rotated-key-the-database-was-never-given-0123456789"
+    assert scope_seal_problems(connection) == [
+        "the database does not accept this application's tenant scope seal (another key or clock)"
+    ]
+    with pytest.raises(ImproperlyConfigured, match="tenancy_grant_app_role"):
+        refuse_rls_bypass(connection)
+    assert [error.id for error in check_application_role()] == ["tenancy.E002"]
+
+
+def test_an_admin_session_leaves_no_key_in_the_database(client, user_a):
+    """A signed-in staff member's session works, and SQL finds no session row to steal."""
+    client.force_login(user_a)
+    assert client.get("/admin/").status_code == 200
+    assert run("SELECT count(*) FROM django_session") == [(0,)]
+
+
+def test_the_admin_log_shows_each_company_only_its_own_staffs_entries(company_a, company_b, user_a, user_b):
+    """Record names in django_admin_log stay inside the company whose staff changed them."""
+    for user, name in ((user_a, "Alpha"), (user_b, "Bravo")):
+        with company_context(user.company_id):
+            contact = ContactFactory(first_name=name, last_name="Secret")
+            LogEntry.objects.log_actions(user.pk, [contact], ADDITION)
+
+    def logged() -> list[str]:
+        return sorted(row[0] for row in run("SELECT object_repr FROM django_admin_log"))
+
+    with company_context(company_a), transaction.atomic():
+        assert [name for name in logged() if "Secret" in name] == ["Alpha Secret"]
+        run("SELECT set_config('app.tenant_scope', %s, true)", [f"*.{int(time.time())}.{'b' * 64}"])
+        assert logged() == []
+    with transaction.atomic():
+        assert logged() == []
