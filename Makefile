@@ -19,7 +19,17 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(RUNTIME_STAMP)
 
-run: $(RUNTIME_STAMP)
+# With DEBUG off (as `make run` serves) the web and worker processes refuse the built-in SECRET_KEY
+# (core.checks), so unless SECRET_KEY is exported, run, test and bench use a random key made once for
+# this clone in .local/secret_key (ignored by git).
+LOCAL_SECRET_KEY := .local/secret_key
+
+$(LOCAL_SECRET_KEY):
+	$(PYTHON) scripts/local_secret_key.py $@ >/dev/null
+
+run test bench: export SECRET_KEY ?= $(shell cat $(LOCAL_SECRET_KEY) 2>/dev/null)
+
+run: $(RUNTIME_STAMP) $(LOCAL_SECRET_KEY)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
@@ -34,7 +44,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: $(LOCAL_SECRET_KEY) lint
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
 	scripts/run-tests.sh
 
@@ -44,7 +54,7 @@ fuzz: $(DEV_STAMP)
 	CRM_FUZZ=1 scripts/run-tests.sh tests/test_fuzz.py
 
 # Benchmarks on PostgreSQL (docs/BENCHMARKS.md): `make bench`, or `make bench BENCH=lists BENCH_ARGS=--smoke`.
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(LOCAL_SECRET_KEY)
 	$(BIN)/python -m bench $(BENCH) $(BENCH_ARGS)
 
 clean:

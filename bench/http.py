@@ -27,6 +27,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
+from core.checks import weak_secret_problems
+
 from .common import ROOT, Figure, percentile
 from .databases import connect
 from .dataset import APP_ROLE, Dataset, connect_django, ensure_dataset
@@ -192,6 +196,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def server_keys() -> dict[str, str]:
+    """This process's keys for gunicorn, which checks the tokens issued here; strong, or gunicorn refuses."""
+    problems = weak_secret_problems(settings)
+    if problems:
+        raise RuntimeError(
+            f"gunicorn (DEBUG off) would refuse this run's keys: {'; '.join(why for _, why in problems)}. "
+            "Export a SECRET_KEY of 50 characters or more (`make bench` exports .local/secret_key)."
+        )
+    return {
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+    }
+
+
 class Server:
     """gunicorn serving the bench database as the application role, as production runs it."""
 
@@ -206,6 +225,7 @@ class Server:
             # Connections outlive every run (production keeps them 60 s), so no reconnect lands in a window.
             DB_CONN_MAX_AGE="600",
             DEBUG="false",
+            **server_keys(),
             TENANCY_ALLOW_RLS_BYPASS="false",
             ALLOWED_HOSTS=HOST,
             REDIS_URL=REDIS_URL,

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core.checks import Tags, register
+
+from .checks import check_secrets
 
 
 class CoreConfig(AppConfig):
@@ -7,3 +10,5 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from .api import schema  # noqa: F401  (registers the OpenAPI field extensions)
+
+        register(check_secrets, Tags.security, deploy=True)

@@ -60,6 +60,10 @@ MSG
     export CRM_TESTS_WITHOUT_POSTGRES=1
 fi
 
+# Servers and workers the tests start share the test process's keys (tokens, encrypted secrets, the
+# tenant scope seal), and refuse a weak one with DEBUG off: a random local key unless one is exported.
+export SECRET_KEY="${SECRET_KEY:-$("$BIN/python" scripts/local_secret_key.py)}"
+
 # Two workers on PostgreSQL (one test database each); the SQLite fallback runs in one process so
 # its closing summary can list what it skipped.
 PARALLEL=()

@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 
 from crm.models import Contact
@@ -31,6 +30,7 @@ from tenancy.auth import issue_tokens
 from tenancy.context import company_context
 
 from .factories import AccountFactory, CompanyFactory, ContactFactory, UserFactory
+from .keys import server_keys
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -127,9 +127,7 @@ def start_server(kind: str, log_path: Path, **extra_env: str) -> tuple[subproces
         DEBUG="false",
         TENANCY_ALLOW_RLS_BYPASS="false",
         ALLOWED_HOSTS="127.0.0.1",
-        SECRET_KEY=settings.SECRET_KEY,
-        JWT_SIGNING_KEY=settings.SIMPLE_JWT["SIGNING_KEY"],
-        FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
+        **server_keys(),
         CELERY_TASK_ALWAYS_EAGER="true",
         LOG_LEVEL="WARNING",
         **extra_env,

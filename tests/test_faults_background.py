@@ -31,6 +31,7 @@ from workflows.models import WorkflowExecution
 from .conftest import DATABASE_OWNER
 from .factories import DealFactory, SmsMessageFactory, TwilioSettingsFactory, WorkflowFactory
 from .faults import ThrowawayRedis, stop_process, wait_for
+from .keys import server_keys
 from .workflows.test_workflow_worker import database_url_of_this_test
 
 pytestmark = [
@@ -82,6 +83,8 @@ def workers(broker, tmp_path):
         log = tmp_path / f"worker-{len(started)}.log"
         environment = {
             **os.environ,
+            # The worker decrypts the Twilio tokens this process stored.
+            **server_keys(),
             "DATABASE_URL": database_url_of_this_test(),
             "REDIS_URL": broker.url,
             "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from .faults import ThrowawayPostgres, free_port, stop_process, wait_for
+from .keys import server_keys
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
@@ -50,7 +51,14 @@ def base_env(database_url: str) -> dict:
     env = {
         key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "MIGRATION_DATABASE_URL"}
     }
-    return {**env, "DATABASE_URL": database_url, "CELERY_TASK_ALWAYS_EAGER": "true", "DEBUG": "false"}
+    # One set of keys for every process: the token the seeding shell issues is the one gunicorn checks.
+    return {
+        **env,
+        **server_keys(),
+        "DATABASE_URL": database_url,
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "DEBUG": "false",
+    }
 
 
 @pytest.fixture(scope="module")

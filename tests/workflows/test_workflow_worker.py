@@ -23,6 +23,7 @@ from tenancy.context import company_context
 from workflows.models import WorkflowExecution
 
 from ..factories import ContactFactory, DealFactory, WorkflowFactory
+from ..keys import server_keys
 from ..webhook_receiver import start_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,8 @@ def celery_worker(redis_url, transactional_db, tmp_path):
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
+        # The worker decrypts the workflow secrets this process stored.
+        **server_keys(),
         "DATABASE_URL": database_url_of_this_test(),
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
