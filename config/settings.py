@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from core.checks import DEVELOPMENT_SECRET_KEY
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -24,8 +26,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded default key only suits a local first run; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-local-development-key-change-me-in-production")
+# The built-in key is public: with DEBUG off the web and worker processes refuse it, and a short key
+# (core.checks). Production sets SECRET_KEY; `make run` makes a random one for each clone.
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -105,6 +108,9 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVE
 # The rollout backfill (tenancy.operations.BackfillCompany) gives rows whose owner has no company to
 # this company (its id or slug). Unset, such rows stop `migrate` and are listed for the operator.
 TENANCY_BACKFILL_COMPANY = os.environ.get("TENANCY_BACKFILL_COMPANY", "")
+# The key that seals each transaction's tenant scope for the row-level security policies
+# (tenancy.sealed_scope); derived from SECRET_KEY unless set. `tenancy_grant_app_role` stores it.
+TENANCY_SCOPE_KEY = os.environ.get("TENANCY_SCOPE_KEY", "")
 # Local development only: serve even when the database role could bypass row-level security.
 TENANCY_ALLOW_RLS_BYPASS = env_bool("TENANCY_ALLOW_RLS_BYPASS", False)
 
@@ -150,6 +156,14 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions never live in the database, where SQL on the application's connection could read their
+# keys and sign in as anyone: in the shared cache (Redis) in production, else in signed cookies,
+# since the embedded in-process cache is not shared between server processes.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cache"
+    if os.environ.get("REDIS_URL")
+    else "django.contrib.sessions.backends.signed_cookies"
+)
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crm@localhost")
@@ -195,7 +209,17 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min")},
+    # The public doors (core.api.throttles): links people open, per address and per link, and
+    # webhooks machines send, per sending address and per number or workflow. Twilio and webhook
+    # senders share their addresses between companies, and a long code sends a text a second
+    # with up to three status callbacks each, hence the higher webhook rates.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min"),
+        "public": os.environ.get("PUBLIC_THROTTLE_RATE", "120/min"),
+        "public_key": os.environ.get("PUBLIC_KEY_THROTTLE_RATE", "30/min"),
+        "webhook": os.environ.get("WEBHOOK_THROTTLE_RATE", "600/min"),
+        "webhook_key": os.environ.get("WEBHOOK_KEY_THROTTLE_RATE", "600/min"),
+    },
     # Proxies in front of the app; unset, DRF trusts a client's own X-Forwarded-For as its address.
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -208,6 +232,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
+    # HS256: 32 bytes or more when set on its own (core.checks); unset, SECRET_KEY signs.
     "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
@@ -266,7 +291,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # One quick retry (a pooled connection gone stale after a broker restart), then give up.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
-# Secrets stored in the database are encrypted with the first key; older keys still decrypt.
+# Secrets stored in the database are encrypted with the first key; older keys still decrypt. Each is a
+# Fernet key or a passphrase of 50 characters or more (core.checks); unset, SECRET_KEY encrypts.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", SECRET_KEY)
 
 # Twilio: with dry-run on (the embedded default) nothing leaves the machine; messages and calls
@@ -285,6 +311,8 @@ WORKFLOW_RETRY_BACKOFF_SECONDS = [
     float(seconds) for seconds in env_list("WORKFLOW_RETRY_BACKOFF_SECONDS", "10,60,300")
 ]
 WORKFLOW_WEBHOOK_ALLOW_PRIVATE = env_bool("WORKFLOW_WEBHOOK_ALLOW_PRIVATE", False)
+# An inbound workflow hook signs its time; one signed longer ago (or further ahead) than this is refused.
+WORKFLOW_HOOK_TOLERANCE_SECONDS = int(os.environ.get("WORKFLOW_HOOK_TOLERANCE_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-sends": {"task": "messaging.requeue_stalled_sends", "schedule": 60.0},
     "dispatch-due-campaigns": {"task": "messaging.dispatch_due_campaigns", "schedule": 60.0},

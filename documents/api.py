@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer, as_api_error
 from core.api.filters import IsoDateTimeFilter
+from core.api.throttles import PUBLIC_THROTTLES
 from tenancy.api import TenantModelSerializer, TenantViewSet
 from tenancy.context import company_context
 
@@ -257,6 +258,9 @@ routes = [("documents", DocumentViewSet, "document")]
 
 # Public signing links
 
+# The signing page and these endpoints count requests for one link in the same bucket.
+SIGNING_LINK_THROTTLE_KIND = "signing-link"
+
 
 @contextmanager
 def signing_link(token: str) -> Iterator[DocumentSignature | None]:
@@ -338,14 +342,23 @@ REFUSALS = {
     404: OpenApiResponse(DetailSerializer, description="No such link."),
     409: OpenApiResponse(DetailSerializer, description="Not this signer's turn yet, or the file changed."),
     410: OpenApiResponse(DetailSerializer, description="The link was used, has expired or was withdrawn."),
+    429: OpenApiResponse(DetailSerializer, description="Too many requests from this address or link."),
 }
 
 
 class PublicSigningView(APIView):
-    """Base of the public signing endpoints: no login, no session, no CSRF; the token is the key."""
+    """Base of the public signing endpoints: no login, no session, no CSRF; the token is the key.
+
+    Limited per client address and per link (core.api.throttles), the link shared with /sign/.
+    """
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
+    throttle_key_kind = SIGNING_LINK_THROTTLE_KIND
+
+    def throttle_key(self, request) -> str:
+        return self.kwargs.get("token", "")
 
     @contextmanager
     def signature(self, token: str) -> Iterator[DocumentSignature]:

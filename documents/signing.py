@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from files import services as file_services
-from tenancy.resolution import company_owning
+from tenancy.resolution import company_for_key
 
 from .announcements import announce_signing_finished
 from .models import Document, DocumentSignature
@@ -54,16 +54,10 @@ class SigningRefused(Exception):
 
 
 def company_for_signing_token(token: str):
-    """The company owning a signing token, or None; the one audited cross-company lookup of a link.
-
-    The request is not handed to the audit log: its path holds the token, which must stay unstored.
-    """
+    """The company owning a signing token, or None: found by its hash alone, unaudited."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    token_hash = hash_token(token)
-    return company_owning(
-        DocumentSignature, reason=f"public signing link {token_hash[:12]}", token_hash=token_hash
-    )
+    return company_for_key(DocumentSignature, "token_hash", hash_token(token))
 
 
 def signature_for_token(token: str) -> DocumentSignature | None:

@@ -11,8 +11,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from core.api.throttles import PUBLIC_THROTTLES, throttle_wait
+
 from . import signing
-from .api import signing_link
+from .api import SIGNING_LINK_THROTTLE_KIND, signing_link
 from .models import DocumentSignature
 from .services import AWAITING_SIGNER, Requester
 from .signing import SigningRefused
@@ -20,11 +22,28 @@ from .signing import SigningRefused
 TEMPLATE = "documents/sign.html"
 NOT_FOUND = "This signing link is not valid. Check that you opened the whole link from your e-mail."
 AGREE_REQUIRED = "Tick the box to agree to sign this document electronically."
+THROTTLED = "Too many requests for this signing link; wait {wait} seconds and reload the page."
 
 
 @method_decorator(never_cache, name="dispatch")
 class SigningPage(View):
-    """GET shows the document and the sign and decline forms; POST signs or declines."""
+    """GET shows the document and the sign and decline forms; POST signs or declines.
+
+    Limited per client address and per link like the signing API, whose link bucket it shares.
+    """
+
+    throttle_key_kind = SIGNING_LINK_THROTTLE_KIND
+
+    def throttle_key(self, request) -> str:
+        return self.kwargs.get("token", "")
+
+    def dispatch(self, request, *args, **kwargs):
+        wait = throttle_wait(request, self, PUBLIC_THROTTLES)
+        if wait is not None:
+            response = self._refused(request, THROTTLED.format(wait=wait), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, token):
         with signing_link(token) as signature:

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from core.api import BadRequest, DetailSerializer, StrictSerializer
 from core.api.filters import IsoDateTimeFilter
+from core.api.throttles import PUBLIC_THROTTLES
 from core.text import UUID
 from tenancy.api import TenantModelSerializer, TenantRelatedField, TenantViewSet
 
@@ -396,10 +397,18 @@ class FileViewSet(TenantViewSet):
 
 
 class PublicFileDownloadView(APIView):
-    """A file downloaded through a signed link, with no login: the token names the file and company."""
+    """A file downloaded through a signed link, with no login: the token names the file and company.
+
+    Limited per client address and per link (core.api.throttles).
+    """
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = PUBLIC_THROTTLES
+    throttle_key_kind = "file-link"
+
+    def throttle_key(self, request) -> str:
+        return self.kwargs.get("token", "")
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
@@ -412,6 +421,7 @@ class PublicFileDownloadView(APIView):
             (200, "*/*"): BINARY_RESPONSE,
             404: DetailSerializer,
             410: DetailSerializer,
+            429: DetailSerializer,
         },
     )
     def get(self, request, token):

@@ -371,9 +371,11 @@ def resolve_download_token(token: str, *, max_age: int | None = None) -> File:
         company_id, file_id = uuid.UUID(claims["c"]), uuid.UUID(claims["f"])
     except (KeyError, TypeError, ValueError) as error:
         raise DownloadLinkInvalid("This download link is not valid.") from error
-    if not Company.objects.filter(pk=company_id, is_active=True).exists():
-        raise DownloadLinkInvalid("This download link is not valid.")
+    # The signed claims name the company, so nothing is looked up across companies: the company's
+    # state and the file are read inside it.
     with company_context(company_id):
+        if not Company.objects.filter(pk=company_id, is_active=True).exists():
+            raise DownloadLinkInvalid("This download link is not valid.")
         file = File.objects.filter(pk=file_id).first()
     if file is None:
         raise DownloadLinkInvalid("The file behind this link no longer exists.")

@@ -19,8 +19,9 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from core.api.throttles import WEBHOOK_THROTTLES, throttled_response
 from tenancy.context import company_context
-from tenancy.resolution import company_owning
+from tenancy.resolution import company_for_key
 
 from .models import PhoneNumber, TwilioSettings
 
@@ -81,20 +82,27 @@ class TwilioWebhookView(View):
     """Base of every Twilio webhook: resolves the company from the number, checks the signature.
 
     The company comes from `number_param` in the POST body (or `?number=` in the signed URL, for
-    callbacks whose body names no number). Unsigned or wrongly signed requests get 403 and
-    nothing is written; `handle()` runs inside the company's context.
+    callbacks whose body names no number), through the unaudited resolver. Requests are limited per
+    sending address and per number (429); unsigned or wrongly signed requests get 403 and nothing is
+    written; `handle()` runs inside the company's context.
     """
 
     http_method_names = ["post"]
     number_param = "To"
+    throttle_key_kind = "twilio-number"
+
+    def throttle_key(self, request) -> str:
+        """The number of ours this request names, which its company is found by."""
+        return request.POST.get(self.number_param) or request.GET.get("number", "")
 
     def post(self, request, *args, **kwargs):
+        throttled = throttled_response(request, self, WEBHOOK_THROTTLES)
+        if throttled is not None:
+            return throttled
         if not request.META.get(SIGNATURE_HEADER):
             return HttpResponseForbidden("Missing X-Twilio-Signature.")
-        number = request.POST.get(self.number_param) or request.GET.get("number", "")
-        company_id = company_owning(
-            PhoneNumber, reason=f"twilio webhook {request.path} for {number}", request=request, number=number
-        )
+        number = self.throttle_key(request)
+        company_id = company_for_key(PhoneNumber, "number", number)
         if company_id is None:
             return HttpResponseForbidden("Unknown number.")
         with company_context(company_id):

@@ -1,10 +1,18 @@
-"""The audit log of access beyond one company's own scope."""
+"""The audit log of access beyond one company's own scope.
+
+An entry's `reason` is a fixed text naming the kind of access (a constant below, or a platform
+job's own fixed wording), never text taken from a request: the request's method, path and address
+are kept, truncated, in their own columns.
+"""
 
 import logging
 
 from .models import AuditLog
 
 logger = logging.getLogger("tenancy.audit")
+
+SUPER_ADMIN_REQUEST = "super admin request"
+IDENTITIES_DIFFER = "refused: a session and a bearer token of two different users"
 
 
 def client_ip(request) -> str | None:
@@ -20,7 +28,7 @@ def record_access(*, action: str, reason: str, actor=None, company_id=None, requ
         reason=reason[:300],
         actor=actor,
         company_id=company_id,
-        method=request.method if request is not None else "",
+        method=request.method[:10] if request is not None else "",
         path=request.get_full_path()[:500] if request is not None else "",
         ip_address=client_ip(request),
     )

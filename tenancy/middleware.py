@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.exceptions import TokenError
 
-from .audit import record_access
+from .audit import IDENTITIES_DIFFER, SUPER_ADMIN_REQUEST, record_access
 from .auth import TenantJWTAuthentication
 from .context import all_companies, company_context, no_company
 from .models import AuditLog, Company
@@ -92,7 +92,8 @@ def refuse_two_identities(request, conflict: IdentitiesDiffer) -> JsonResponse:
     """400 for a request with two identities, written to the audit log with both users."""
     record_access(
         action=AuditLog.Action.IDENTITIES_DIFFER,
-        reason=f"refused: {conflict}",
+        # Both users are known to the server (the token was verified); nothing of the request is stored.
+        reason=f"{IDENTITIES_DIFFER} (bearer user {conflict.bearer_user.pk})",
         actor=conflict.session_user,
         company_id=conflict.session_user.company_id,
         request=request,
@@ -124,14 +125,13 @@ def scope_for_request(request, user) -> AbstractContextManager:
         return no_company()
     wanted = requested_company_id(request)
     if user.is_platform_admin:
-        reason = f"super admin request {request.method} {request.path}"
         if wanted is None:
-            return all_companies(reason=reason, actor=user, request=request)
+            return all_companies(reason=SUPER_ADMIN_REQUEST, actor=user, request=request)
         if not Company.objects.filter(pk=wanted).exists():
             raise CompanyHeaderRefused("X-Company-ID names no existing company.", 400)
         record_access(
             action=AuditLog.Action.COMPANY_ACCESS,
-            reason=reason,
+            reason=SUPER_ADMIN_REQUEST,
             actor=user,
             company_id=wanted,
             request=request,

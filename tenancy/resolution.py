@@ -1,14 +1,61 @@
-"""Finding which company owns a record from a key that arrives without one (webhooks, public links)."""
+"""Finding the company of a key that arrives without one: the public doors (webhooks, public links).
 
-from .context import all_companies
+A Twilio number, a signing token's hash or a workflow id names a row of some company before
+anything is authenticated. `company_for_key` is the one place such a key becomes a company id: it
+reads one key column, returns the owning company's id and nothing else, and writes no audit row,
+since nobody has been authenticated yet (the audit log records who did what after that). The door
+then checks its signature or token inside `company_context(company_id)`.
+
+Its cross-company read is `_owning_company_ids` alone, kept small so that it can become a SECURITY
+DEFINER function in the database without touching the doors.
+"""
+
+import uuid
+
+from django.db import transaction
+
+from core.text import NUL
+
+from .audit import record_access
+from .context import TenantScope, _scope
+from .models import AuditLog
+
+# Not written anywhere: it names the scope for anyone inspecting it while the lookup runs.
+LOOKUP_SCOPE_REASON = "public door: which company owns this key"
+# Every key of ours is short; longer text, or text PostgreSQL cannot hold, names no row.
+MAX_KEY_LENGTH = 255
 
 
-def company_owning(model, *, reason: str, request=None, **unique_lookup):
-    """The company id of the one live row matching a unique key, or None; audited as a cross-company read.
+def company_for_key(model, field: str, value) -> uuid.UUID | None:
+    """The company id of the one live `model` row whose `field` equals `value`, or None; not audited."""
+    if value in (None, "") or "__" in field:
+        return None
+    if isinstance(value, str) and (len(value) > MAX_KEY_LENGTH or NUL in value):
+        return None
+    model._meta.get_field(field)  # a column of the model, never a lookup across relations
+    owners = _owning_company_ids(model, field, value)
+    return owners[0] if len(owners) == 1 else None
 
-    Inbound webhooks and public links arrive with no company: this is the single, audited place
-    where such a key (a phone number, a signing token) is resolved to the company that owns it.
+
+def audited_company_for_key(model, field: str, value, *, reason: str, actor=None) -> uuid.UUID | None:
+    """`company_for_key` for a signed-in caller (e.g. is a number taken), audited with a fixed reason."""
+    record_access(action=AuditLog.Action.ALL_COMPANIES, reason=reason, actor=actor)
+    return company_for_key(model, field, value)
+
+
+def _owning_company_ids(model, field: str, value) -> list[uuid.UUID]:
+    """At most two company ids of live rows matching the key, read across companies and then forgotten.
+
+    The tenant scope is widened for this one statement, and the savepoint is rolled back, so neither
+    the context nor the transaction's row-level security setting spans all companies afterwards.
     """
-    with all_companies(reason=reason, request=request):
-        rows = list(model._default_manager.filter(**unique_lookup).values_list("company_id", flat=True)[:2])
-    return rows[0] if len(rows) == 1 else None
+    token = _scope.set(TenantScope(company_id=None, spans_all_companies=True, reason=LOOKUP_SCOPE_REASON))
+    try:
+        with transaction.atomic():
+            owners = list(
+                model._default_manager.filter(**{field: value}).values_list("company_id", flat=True)[:2]
+            )
+            transaction.set_rollback(True)
+    finally:
+        _scope.reset(token)
+    return owners

@@ -1,6 +1,7 @@
 """factory_boy factories; a tenant record takes its company from its parent, never a fresh one."""
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from calls.models import Call
@@ -19,7 +20,7 @@ from messaging.models import (
 from quotes.models import Quote, QuoteLineItem
 from tenancy.context import company_context
 from tenancy.models import Company, User
-from workflows.models import Workflow, WorkflowExecution
+from workflows.models import Workflow, WorkflowDelivery, WorkflowExecution
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -299,3 +300,13 @@ class WorkflowExecutionFactory(TenantFactory):
     workflow = factory.SubFactory(WorkflowFactory)
     trigger = factory.SelfAttribute("workflow.trigger")
     status = WorkflowExecution.Status.SUCCEEDED
+
+
+class WorkflowDeliveryFactory(TenantFactory):
+    class Meta:
+        model = WorkflowDelivery
+
+    company = factory.SelfAttribute("workflow.company")
+    workflow = factory.SubFactory(WorkflowFactory, trigger=Workflow.Trigger.WEBHOOK)
+    delivery_id = factory.Sequence(lambda n: f"evt_{n}")
+    signed_at = factory.LazyFunction(timezone.now)

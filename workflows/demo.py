@@ -7,7 +7,7 @@ from crm.demo import seeded_uuid
 from crm.models import Deal
 from messaging.models import EmailTemplate
 
-from .models import Workflow, WorkflowExecution
+from .models import Workflow, WorkflowDelivery, WorkflowExecution
 
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -105,7 +105,7 @@ def seed_workflows(company, users, rng: random.Random, per_company: int) -> dict
         workflow.secret = f"{rng.getrandbits(256):064x}"
     Workflow.objects.bulk_create(workflows)
 
-    won, _, digest_workflow, _ = workflows
+    won, _, digest_workflow, website_lead = workflows
     executions = []
     if won_deal is not None:
         executions.append(
@@ -173,4 +173,19 @@ def seed_workflows(company, users, rng: random.Random, per_company: int) -> dict
         )
     )
     WorkflowExecution.objects.bulk_create(executions)
-    return {"workflows": len(workflows), "workflow_executions": len(executions)}
+    # The website lead's one signed inbound delivery so far, whose conditions did not hold.
+    deliveries = [
+        WorkflowDelivery(
+            id=seeded_uuid(rng),
+            company=company,
+            workflow=website_lead,
+            delivery_id=f"{rng.getrandbits(128):032x}",
+            signed_at=NOW - timedelta(hours=3),
+        )
+    ]
+    WorkflowDelivery.objects.bulk_create(deliveries)
+    return {
+        "workflows": len(workflows),
+        "workflow_executions": len(executions),
+        "workflow_deliveries": len(deliveries),
+    }

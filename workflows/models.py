@@ -122,3 +122,26 @@ class WorkflowExecution(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.workflow} ({self.status})"
+
+
+class WorkflowDelivery(TenantModel):
+    """A signed inbound hook a workflow took in, kept so that replaying its delivery id is refused.
+
+    Its own table rather than the execution's dedupe key: a delivery whose conditions did not hold
+    starts no execution, yet replaying it must be refused too.
+    """
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.CharField(max_length=100)
+    signed_at = models.DateTimeField(help_text="The time the sender signed, from its signature.")
+
+    class Meta(TenantModel.Meta):
+        db_table = "workflow_deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "workflow", "delivery_id"], name="workflow_delivery_received_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id}: {self.delivery_id}"

@@ -6,7 +6,7 @@ import re
 from django.db import IntegrityError, transaction
 
 from core.text import WHITESPACE
-from tenancy.resolution import company_owning
+from tenancy.resolution import audited_company_for_key
 
 from ..models import PhoneNumber
 
@@ -32,7 +32,9 @@ def normalize_number(raw: str) -> str:
 def ensure_unregistered(number: str) -> None:
     # The platform-wide check reads every company's numbers, through the audited resolver; the
     # message never says which company owns the number.
-    owner = company_owning(PhoneNumber, reason=f"phone number registration: is {number} taken", number=number)
+    owner = audited_company_for_key(
+        PhoneNumber, "number", number, reason="phone number registration: is the number taken"
+    )
     if owner is not None:
         raise NumberAlreadyRegistered(ALREADY_REGISTERED)
 

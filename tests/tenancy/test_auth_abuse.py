@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -298,8 +299,11 @@ def record_text(record: logging.LogRecord) -> str:
     return f"{record.getMessage()} {vars(record)!r}"
 
 
-def hook_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def hook_signature(secret: str, body: bytes, delivery_id: str) -> str:
+    """X-CRM-Signature of an inbound workflow hook signed now (docs/WORKFLOWS.md)."""
+    timestamp = int(time.time())
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def test_secrets_never_appear_in_responses_or_logs(
@@ -362,10 +366,14 @@ def test_secrets_never_appear_in_responses_or_logs(
     rotated_secret = secret_responses[-1].json()["secret"]
     hook = f"/api/public/workflows/{workflow.json()['id']}/hook"
     body = b'{"email": "lead@example.com"}'
-    for secret in (rotated_secret, first_secret):
+    for delivery, secret in enumerate((rotated_secret, first_secret)):
         responses.append(
             Client().post(
-                hook, body, content_type="application/json", HTTP_X_CRM_SIGNATURE=hook_signature(secret, body)
+                hook,
+                body,
+                content_type="application/json",
+                HTTP_X_CRM_SIGNATURE=hook_signature(secret, body, f"evt-{delivery}"),
+                HTTP_X_CRM_DELIVERY=f"evt-{delivery}",
             )
         )
 

@@ -3,6 +3,8 @@
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -514,9 +516,17 @@ def hook_url(workflow) -> str:
     return f"/api/public/workflows/{workflow.pk}/hook"
 
 
+def hook_signature(secret: str, body: bytes, delivery_id: str) -> str:
+    """X-CRM-Signature signed now over the time, the delivery id and the body (docs/WORKFLOWS.md)."""
+    timestamp = int(time.time())
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
 def post_hook(workflow, body: bytes, *, secret=None, **headers):
     secret = workflow.secret if secret is None else secret
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers.setdefault("HTTP_X_CRM_DELIVERY", uuid.uuid4().hex)
+    signature = hook_signature(secret, body, headers["HTTP_X_CRM_DELIVERY"])
     return Client().post(
         hook_url(workflow), body, content_type="application/json", HTTP_X_CRM_SIGNATURE=signature, **headers
     )
@@ -560,12 +570,12 @@ def test_an_unsigned_or_wrongly_signed_inbound_webhook_is_refused(
     elif case == "wrong-secret":
         response = post_hook(lead_hook, body, secret="guessed")
     elif case == "tampered":
-        signature = "sha256=" + hmac.new(lead_hook.secret.encode(), body, hashlib.sha256).hexdigest()
         response = Client().post(
             hook_url(lead_hook),
             b'{"source": "ads"}',
             content_type="application/json",
-            HTTP_X_CRM_SIGNATURE=signature,
+            HTTP_X_CRM_SIGNATURE=hook_signature(lead_hook.secret, body, "evt_1"),
+            HTTP_X_CRM_DELIVERY="evt_1",
         )
     elif case == "other-companys-secret":
         response = post_hook(
@@ -616,14 +626,14 @@ def test_an_inbound_webhook_answers_unmet_conditions_and_bad_bodies_without_star
 
 
 def test_a_redelivered_inbound_webhook_starts_one_execution(company_a, lead_hook):
-    """A sender retrying with the same X-CRM-Delivery id gets the first execution back."""
+    """A sender retrying with the same X-CRM-Delivery id is refused (409) and told the first execution."""
     body = b'{"source": "website"}'
 
     first = post_hook(lead_hook, body, HTTP_X_CRM_DELIVERY="evt_1")
     again = post_hook(lead_hook, body, HTTP_X_CRM_DELIVERY="evt_1")
     other = post_hook(lead_hook, body, HTTP_X_CRM_DELIVERY="evt_2")
 
-    assert (first.status_code, again.status_code, other.status_code) == (202, 200, 202)
+    assert (first.status_code, again.status_code, other.status_code) == (202, 409, 202)
     assert again.json()["execution_id"] == first.json()["execution_id"] != other.json()["execution_id"]
     assert len(executions(company_a)) == 2
 
