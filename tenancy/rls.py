@@ -14,6 +14,8 @@ On SQLite everything here does nothing.
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from django.db import migrations
 from django.db.backends.signals import connection_created
@@ -21,7 +23,7 @@ from psycopg.pq import TransactionStatus
 
 from . import sealed_scope
 from .context import current_scope
-from .sealed_scope import CURRENT_SCOPE_FUNCTION, EVERY_COMPANY, SCOPE_SETTING, seal
+from .sealed_scope import CURRENT_SCOPE_FUNCTION, EVERY_COMPANY, SCOPE_SETTING, SEAL_TOLERANCE_SECONDS, seal
 
 POLICY_NAME = "tenant_isolation"
 # Scalar subqueries become init plans: the sealed scope is checked once per statement, not once per
@@ -37,6 +39,8 @@ POLICY_CONDITION = (
     f"ELSE company_id = (SELECT NULLIF({CURRENT_SCOPE_FUNCTION}(), '{EVERY_COMPANY}')::uuid) END"
 )
 _SET_SCOPE_SQL = f"SELECT set_config('{SCOPE_SETTING}', %s, true)"
+# A transaction that outlives a seal's tolerance seals its scope again before its next statement.
+RESEAL_AFTER_SECONDS = SEAL_TOLERANCE_SECONDS / 5
 _NO_SCOPE = ""
 # Savepoint statements pass untouched: a setting made just before ROLLBACK TO SAVEPOINT would be undone.
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
@@ -70,6 +74,7 @@ class TransactionContext:
         self.connection = connection
         self.scope = _NO_SCOPE
         self.savepoints: tuple = ()
+        self.sealed_at = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         raw = self.connection.connection
@@ -98,12 +103,15 @@ class TransactionContext:
 
     def _in_force(self, wanted) -> bool:
         current = tuple(self.connection.savepoint_ids)
-        # A value set inside a savepoint that was since released or rolled back is set again.
-        return self.scope == wanted and current[: len(self.savepoints)] == self.savepoints
+        # A value set inside a savepoint that was since released or rolled back is set again, and so
+        # is a seal about to grow stale in a long transaction (a task, a migration).
+        fresh = time.monotonic() - self.sealed_at < RESEAL_AFTER_SECONDS
+        return self.scope == wanted and current[: len(self.savepoints)] == self.savepoints and fresh
 
     def _set(self, raw, wanted) -> None:
         set_scope(raw, wanted)
         self.scope, self.savepoints = wanted, tuple(self.connection.savepoint_ids)
+        self.sealed_at = time.monotonic()
 
 
 def install_transaction_context(sender, connection, **kwargs) -> None:

@@ -17,7 +17,7 @@ from django.db import DatabaseError, connection, transaction
 from tenancy.checks import check_application_role, refuse_rls_bypass, scope_seal_problems
 from tenancy.context import company_context
 from tenancy.models import AuditLog
-from tenancy.sealed_scope import EVERY_COMPANY, KEY_TABLE, SCOPE_SETTING, seal
+from tenancy.sealed_scope import EVERY_COMPANY, KEY_TABLE, SCOPE_SETTING, SEAL_TOLERANCE_SECONDS, seal
 
 from .conftest import APP_ROLE, DATABASE_OWNER
 from .factories import ContactFactory, TwilioSettingsFactory
@@ -213,3 +213,26 @@ def test_the_admin_log_shows_each_company_only_its_own_staffs_entries(company_a,
         assert logged() == []
     with transaction.atomic():
         assert logged() == []
+
+
+def test_a_long_transaction_seals_its_scope_again_before_the_seal_goes_stale(
+    contacts, company_a, monkeypatch
+):
+    """A task or migration that holds one transaction for minutes keeps seeing its company's rows."""
+    import tenancy.rls as rls
+
+    sealed = []
+    real_set_scope = rls.set_scope
+    monkeypatch.setattr(
+        rls, "set_scope", lambda raw, scope: sealed.append(scope) or real_set_scope(raw, scope)
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(rls.time, "monotonic", lambda: clock[0])
+    with company_context(company_a), transaction.atomic():
+        assert contact_names() == ["Ada"]
+        assert contact_names() == ["Ada"]
+        assert len(sealed) == 1  # one seal a transaction while it is fresh
+        clock[0] += rls.RESEAL_AFTER_SECONDS + 1
+        assert contact_names() == ["Ada"]
+        assert sealed == [str(company_a.pk)] * 2
+    assert rls.RESEAL_AFTER_SECONDS < SEAL_TOLERANCE_SECONDS
