@@ -48,8 +48,11 @@ def seal(scope: str, *, issued_at: int | None = None) -> str:
 
 
 # The one function the policies call. It is STABLE and the policies call it through a scalar
-# subquery, so it runs once per statement. search_path is pinned (pg_temp last) so that no object
-# the application role creates can stand in for the key table or pgcrypto's hmac().
+# subquery, so it runs once per statement. A seal's age is measured on the clock, not by now(),
+# which stands still at the start of a transaction: a transaction older than the tolerance (a task,
+# a migration) must still accept the fresh seal of a scope it enters late. search_path is pinned
+# (pg_temp last) so that no object the application role creates can stand in for the key table or
+# pgcrypto's hmac().
 UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Built from this module's constants only, never from input.
 CURRENT_SCOPE_SQL = f"""
@@ -71,7 +74,7 @@ BEGIN
         RETURN NULL;
     END IF;
     issued := parts[2]::bigint;
-    IF abs(extract(epoch FROM now())::bigint - issued) > {SEAL_TOLERANCE_SECONDS} THEN
+    IF abs(extract(epoch FROM clock_timestamp())::bigint - issued) > {SEAL_TOLERANCE_SECONDS} THEN
         RETURN NULL;
     END IF;
     SELECT k.key INTO key FROM {KEY_TABLE} AS k WHERE k.id = 1;
