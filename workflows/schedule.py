@@ -39,7 +39,8 @@ def schedule_errors(workflow: Workflow) -> dict:
 
 
 def _cron_field(value: str, names: str = "") -> str:
-    item = rf"(\*|{value}(-{value})?)(/[1-9]\d?)?"
+    # A step follows `*` or a range only: Celery's crontab refuses `5/10` (a start without an end).
+    item = rf"(\*(/[1-9]\d?)?|{value}(-{value}(/[1-9]\d?)?)?)"
     if names:
         item = rf"({item}|{names})"
     return rf"{item}(,{item})*"
