@@ -147,6 +147,8 @@ FILE_LINK_MAX_AGE_SECONDS = int(os.environ.get("FILE_LINK_MAX_AGE_SECONDS", "360
 SIGNING_LINK_DAYS = int(os.environ.get("SIGNING_LINK_DAYS", "14"))
 # Request bodies above this size are refused before parsing (uploads stream to disk below it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
+# How deep arrays and objects may nest in a JSON body (API and inbound workflow hooks); deeper is a 400.
+JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "64"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

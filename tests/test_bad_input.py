@@ -575,3 +575,47 @@ def test_a_nul_character_inside_a_json_field_is_a_400_not_a_database_error(clien
     assert "NUL" in assert_clear_error(response, 400)["actions"][0]
     with company_context(company_a):
         assert not Workflow.objects.exists()
+
+
+# Deeply nested bodies: Python's parser recurses per level, and so does code walking the value.
+ONE_LEVEL_TOO_DEEP = b"[" * 65 + b"]" * 65
+FAR_TOO_DEEP = b"[" * 50000 + b"]" * 50000
+
+
+@pytest.mark.parametrize("body", [ONE_LEVEL_TOO_DEEP, FAR_TOO_DEEP], ids=["65 levels", "50,000 levels"])
+@pytest.mark.parametrize(("prefix", "viewset"), JSON_CREATE_ROUTES, ids=ids(JSON_CREATE_ROUTES))
+def test_a_json_body_nested_too_deep_is_a_400_and_creates_nothing(prefix, viewset, body, client_a, company_a):
+    """Every JSON create answers a 400 naming the depth, and stores no row."""
+    before = rows_of(viewset, company_a)
+    response = client_a.post(url_of(prefix), body, content_type="application/json")
+    assert "deeper than 64 levels" in assert_clear_error(response, 400)["detail"]
+    assert rows_of(viewset, company_a) == before
+
+
+@pytest.mark.parametrize("body", [ONE_LEVEL_TOO_DEEP, FAR_TOO_DEEP], ids=["65 levels", "50,000 levels"])
+def test_a_sign_in_nested_too_deep_is_a_400(body, client, db):
+    """The login door, which anyone reaches, answers the same 400."""
+    response = client.post("/api/auth/login", body, content_type="application/json")
+    assert "deeper than 64 levels" in assert_clear_error(response, 400)["detail"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}',
+        '{"name": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\""}',
+    ],
+    ids=["brackets inside a string", "after an escaped quote"],
+)
+def test_brackets_inside_strings_are_no_nesting(text, client_a):
+    """Text full of brackets is text: the account is created."""
+    response = client_a.post("/api/accounts", text, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_sixty_four_levels_are_still_parsed(client_a):
+    """At the limit the body reaches the serializer, which answers for its own fields."""
+    body = b'{"name": ' + b"[" * 63 + b"]" * 63 + b"}"
+    response = client_a.post("/api/accounts", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "name" in response.json()

@@ -23,6 +23,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core.api.parsers import nesting_problem
 from core.api.throttles import WEBHOOK_THROTTLES, throttled_response
 from tenancy.context import company_context
 from tenancy.resolution import company_for_key
@@ -147,6 +148,9 @@ class WorkflowHookView(View):
     ) -> JsonResponse:
         if not workflow.is_active:
             return JsonResponse({"detail": "This workflow is switched off."}, status=409)
+        problem = nesting_problem(body)
+        if problem:
+            return JsonResponse({"detail": problem}, status=400)
         try:
             payload = json.loads(body or b"{}")
         except (UnicodeDecodeError, ValueError):

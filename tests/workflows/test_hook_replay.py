@@ -189,3 +189,14 @@ def test_a_flood_from_one_address_is_refused_whatever_workflow_it_names(hook_a):
 
     assert [answer.status_code for answer in guesses] == [403] * 6
     assert post(hook_a, address="203.0.113.90").status_code == 429
+
+
+@pytest.mark.parametrize("depth", [65, 50000])
+def test_a_signed_delivery_nested_too_deep_is_a_400_and_starts_nothing(depth, company_a, hook_a):
+    """A correctly signed body nesting past the limit is refused before it is parsed or remembered."""
+    body = b'{"source": ' + b"[" * depth + b"]" * depth + b"}"
+    response = post(hook_a, body=body, delivery="evt_deep")
+    assert response.status_code == 400
+    assert "deeper than 64 levels" in response.json()["detail"]
+    assert executions(company_a) == []
+    assert deliveries(company_a) == []
