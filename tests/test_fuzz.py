@@ -22,7 +22,7 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import IntegrityError, close_old_connections, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -558,3 +558,44 @@ def test_api_as_company_b(case, as_company_b):
 @FUZZ_SETTINGS
 def test_api_as_super_admin(case, as_super_admin):
     fuzz(case, as_super_admin)
+
+
+# Deep bodies: the generated examples nest a few levels at most, so each JSON operation is also sent
+# one body nested past the parser's bound and one of 50,000 levels, with path ids of real own rows.
+DEEP_BODIES = [b"[" * 65 + b"]" * 65, b"{" + b'"a":[' * 50000 + b"]" * 50000 + b"}"]
+JSON_OPERATIONS = [
+    (method.upper(), path)
+    for path, item in generated_schema()["paths"].items()
+    for method, operation in item.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+]
+
+
+def own_path(path: str, who: Persona) -> str:
+    """The path with each parameter naming a row of the persona's own company (or a fresh id)."""
+    for name in re.findall(r"{(\w+)}", path):
+        ids = next(
+            (rows for (start, key), rows in who.targets.items() if path.startswith(start) and key == name),
+            None,
+        )
+        path = path.replace(f"{{{name}}}", str(ids[0]) if ids else str(uuid.uuid4()))
+    return path
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS, ids=[f"{m} {p}" for m, p in JSON_OPERATIONS])
+def test_deep_bodies_are_a_4xx_on_every_json_operation(method, path, as_company_a):
+    """No nesting, however deep, is a 500; a body that reaches the parser is its 400."""
+    client = Client()
+    for body in DEEP_BODIES:
+        with transaction.atomic():
+            try:
+                response = client.generic(
+                    method,
+                    own_path(path, as_company_a),
+                    body,
+                    content_type="application/json",
+                    headers=as_company_a.headers_for_writes,
+                )
+            finally:
+                transaction.set_rollback(True)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.content[:300])
