@@ -38,9 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT_THREADS = 16
 REQUESTS_PER_RUN = 2000
 SEEDED_PER_COMPANY = 6
-REQUEST_TIMEOUT_SECONDS = 10
-RUN_DEADLINE_SECONDS = 60
-STARTUP_SECONDS = 30
+# Every planned request is sent and waited for: a loaded machine is slower, never wrong. The
+# timeouts catch only a hang; how fast the servers answer is bench/http.py's question.
+REQUEST_TIMEOUT_SECONDS = 120
+STARTUP_SECONDS = 180
 SEED = 7
 
 # Gunicorn's threads keep their database connections, so one connection serves both companies in
@@ -49,7 +50,7 @@ SERVER_ENV = {"gunicorn-threads": {"DB_CONN_MAX_AGE": "60"}, "uvicorn-asgi": {"D
 SERVERS = {
     "gunicorn-threads": lambda port: [
         *("-m", "gunicorn", "config.wsgi:application", "--workers", "1", "--threads", "8"),
-        *("--bind", f"127.0.0.1:{port}", "--keep-alive", "30", "--timeout", "60"),
+        *("--bind", f"127.0.0.1:{port}", "--keep-alive", "30", "--timeout", "120"),
     ],
     "uvicorn-asgi": lambda port: [
         *("-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)),
@@ -247,31 +248,27 @@ def run_interleaved(base: str, tenants: dict[str, Tenant]) -> tuple[Counter, lis
     """Send every planned call from a pool of threads over keep-alive sessions; tally the outcomes."""
     calls = planned_calls(tenants)
     local = threading.local()
-    deadline = time.monotonic() + RUN_DEADLINE_SECONDS
     tally: Counter = Counter()
     failures: list[str] = []
     lock = threading.Lock()
 
     def send(call: Call) -> None:
-        if time.monotonic() > deadline:
-            outcome, found = "not sent (deadline)", ["not sent before the deadline"]
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        headers = {"Authorization": f"Bearer {tenants[call.tenant].token}"}
+        try:
+            response = local.session.request(
+                call.method,
+                base + call.path,
+                json=call.body,
+                headers=headers,
+                timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as error:
+            outcome, found = "connection error", [f"{type(error).__name__}: {error}"]
         else:
-            if not hasattr(local, "session"):
-                local.session = requests.Session()
-            headers = {"Authorization": f"Bearer {tenants[call.tenant].token}"}
-            try:
-                response = local.session.request(
-                    call.method,
-                    base + call.path,
-                    json=call.body,
-                    headers=headers,
-                    timeout=REQUEST_TIMEOUT_SECONDS,
-                )
-            except requests.RequestException as error:
-                outcome, found = "connection error", [f"{type(error).__name__}: {error}"]
-            else:
-                outcome = f"{call.kind} {response.status_code}"
-                found = problems_with(call, response.status_code, response.content, tenants)
+            outcome = f"{call.kind} {response.status_code}"
+            found = problems_with(call, response.status_code, response.content, tenants)
         with lock:
             tally[outcome] += 1
             failures.extend(f"{call.tenant} {call.method} {call.path}: {problem}" for problem in found)
@@ -286,16 +283,14 @@ def test_interleaved_clients_of_two_companies_never_see_each_other(kind, tmp_pat
     """Thousands of interleaved requests of two companies: every status as expected, no foreign data."""
     tenants = {"A": seed_tenant("Alphaqx"), "B": seed_tenant("Bravoqz")}
     server, base = start_server(kind, tmp_path / f"{kind}.log", **SERVER_ENV[kind])
-    started = time.monotonic()
     try:
         tally, failures = run_interleaved(base, tenants)
     finally:
         stop_server(server)
-    elapsed = time.monotonic() - started
     server_log = (tmp_path / f"{kind}.log").read_text()
 
     sent = sum(tally.values())
-    print(f"\n{kind}: {sent} requests in {elapsed:.1f}s, {len(failures)} failures; {sorted(tally.items())}")
+    print(f"\n{kind}: {sent} requests, {len(failures)} failures; {sorted(tally.items())}")
     assert failures == [], f"{len(failures)} of {sent} requests went wrong, e.g. {failures[:10]}"
     assert sent == REQUESTS_PER_RUN
     assert "Traceback" not in server_log, server_log[-3000:]
