@@ -8,7 +8,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -83,7 +84,29 @@ def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> b
     return address.is_global and not address.is_multicast
 
 
-def _check_destination(url: str) -> None:
+@dataclass(frozen=True)
+class Destination:
+    """Where a webhook goes: the URL's host (for Host, SNI and the certificate) and its checked address."""
+
+    scheme: str
+    hostname: str
+    port: int
+    address: str
+    target: str  # path and query, as sent on the request line
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+def checked_destination(url: str) -> Destination:
+    """Resolve the URL's host once and check every address it gives; the connection then goes to one of them.
+
+    Resolving again when connecting would let a name answer a public address to the check and a
+    private one to the connection (DNS rebinding).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused("Only http and https URLs are called.")
@@ -92,28 +115,64 @@ def _check_destination(url: str) -> None:
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
         raise ConnectionError(f"Cannot resolve {parts.hostname}: {error}") from error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses:
+        raise ConnectionError(f"Cannot resolve {parts.hostname}: no address.")
+    for address in addresses:
         if not address_allowed(address):
             raise WebhookRefused(
                 f"{parts.hostname} resolves to {address}, a private or local address; "
                 "outbound webhooks only reach public addresses."
             )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Destination(parts.scheme, parts.hostname, port, str(addresses[0]), target)
+
+
+def _pool(destination: Destination, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A connection pool to the checked address; over TLS the certificate must name the URL's host."""
+    limits = urllib3.Timeout(connect=timeout, read=timeout)
+    if destination.scheme == "http":
+        return urllib3.HTTPConnectionPool(
+            destination.address, destination.port, timeout=limits, retries=False
+        )
+    return urllib3.HTTPSConnectionPool(
+        destination.address,
+        destination.port,
+        timeout=limits,
+        retries=False,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        server_hostname=destination.hostname,
+        assert_hostname=destination.hostname,
+    )
 
 
 def post_signed(*, url: str, body: bytes, secret: str, timeout: float, delivery_id: str) -> WebhookResult:
-    """POST a JSON body signed with the secret; redirects are not followed (they could lead inside)."""
-    _check_destination(url)
-    response = requests.post(
-        url,
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "crm-workflows/1",
-            SIGNATURE_HEADER: signature(secret, body),
-            DELIVERY_HEADER: delivery_id,
-        },
-        timeout=timeout,
-        allow_redirects=False,
-    )
-    return WebhookResult(response.status_code, response.text[:RESPONSE_EXCERPT])
+    """POST a JSON body signed with the secret to the checked address; redirects are not followed."""
+    destination = checked_destination(url)
+    pool = _pool(destination, timeout)
+    try:
+        response = pool.urlopen(
+            "POST",
+            destination.target,
+            body=body,
+            headers={
+                "Host": destination.host_header,
+                "Content-Type": "application/json",
+                "User-Agent": "crm-workflows/1",
+                SIGNATURE_HEADER: signature(secret, body),
+                DELIVERY_HEADER: delivery_id,
+            },
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+        )
+        try:
+            excerpt = response.read(RESPONSE_EXCERPT * 4, decode_content=True)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as error:
+        raise ConnectionError(f"{destination.hostname} ({destination.address}): {error}") from error
+    finally:
+        pool.close()
+    return WebhookResult(response.status, excerpt.decode("utf-8", errors="replace")[:RESPONSE_EXCERPT])
