@@ -147,6 +147,11 @@ class RefreshView(BearerChallengeMixin, APIView):
         return Response(issue_tokens(user))
 
 
+INVALID_REFRESH_ON_LOGOUT = (
+    "This refresh token is not valid (expired, used or malformed); nothing was signed out."
+)
+
+
 class LogoutView(APIView):
     """Sign out: the refresh token is blacklisted and the access token refused until it expires."""
 
@@ -159,14 +164,17 @@ class LogoutView(APIView):
         try:
             refresh = RefreshToken(serializer.validated_data["refresh_token"])
         except TokenError:
-            refresh = None
-        if refresh is not None:
-            if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
-                return Response(
-                    {"detail": "This refresh token belongs to another user."},
-                    status=status.HTTP_400_BAD_REQUEST,
-                )
-            refresh.blacklist()
+            # A 204 here would tell the user they are signed out while their real refresh token lives on.
+            return Response(
+                {"detail": INVALID_REFRESH_ON_LOGOUT},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
+            return Response(
+                {"detail": "This refresh token belongs to another user."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        refresh.blacklist()
         if request.auth is not None:
             revoke_access_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -328,3 +328,20 @@ def test_logout_without_a_token_is_refused(user_a):
 
     assert response.status_code == 401
     assert refresh(tokens["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("sent", ["not-a-token", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "used"])
+def test_logout_with_an_invalid_refresh_token_is_a_400_and_the_access_token_keeps_working(sent, user_a):
+    """A refresh token that is malformed, forged or already used signs nothing out: a 400, not a 204."""
+    tokens = issue_tokens(user_a)
+    if sent == "used":
+        rotated = refresh(tokens["refresh_token"])
+        assert rotated.status_code == 200
+        sent = tokens["refresh_token"]
+    client = with_bearer(tokens["access_token"])
+
+    response = client.post(LOGOUT, {"refresh_token": sent}, format="json")
+
+    assert response.status_code == 400
+    assert "nothing was signed out" in response.json()["detail"]
+    assert client.get(ME).status_code == 200
