@@ -221,6 +221,9 @@ REST_FRAMEWORK = {
         "public_key": os.environ.get("PUBLIC_KEY_THROTTLE_RATE", "30/min"),
         "webhook": os.environ.get("WEBHOOK_THROTTLE_RATE", "600/min"),
         "webhook_key": os.environ.get("WEBHOOK_KEY_THROTTLE_RATE", "600/min"),
+        # Phone number registrations (each asks Twilio), per signed-in user and per company.
+        "phone_number_user": os.environ.get("PHONE_NUMBER_USER_THROTTLE_RATE", "10/hour"),
+        "phone_number_company": os.environ.get("PHONE_NUMBER_COMPANY_THROTTLE_RATE", "30/hour"),
     },
     # Proxies in front of the app; unset, DRF trusts a client's own X-Forwarded-For as its address.
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
@@ -302,6 +305,8 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", SECRET_KEY)
 TWILIO_DRY_RUN = env_bool("TWILIO_DRY_RUN", True)
 TWILIO_HTTP_CLIENT = os.environ.get("TWILIO_HTTP_CLIENT", "")
 TWILIO_HTTP_TIMEOUT = float(os.environ.get("TWILIO_HTTP_TIMEOUT", "10"))
+# A deleted number stays reserved for its company this many days: no other company may register it.
+PHONE_NUMBER_RESERVATION_DAYS = int(os.environ.get("PHONE_NUMBER_RESERVATION_DAYS", "30"))
 
 # Sends still queued this long after they were recorded are queued again (broker outages).
 OUTBOX_REQUEUE_AFTER_SECONDS = int(os.environ.get("OUTBOX_REQUEUE_AFTER_SECONDS", "120"))

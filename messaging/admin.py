@@ -7,8 +7,13 @@ from tenancy.admin import ManagedSettingsAdmin, ServiceRecordAdmin, TenantModelA
 from tenancy.context import company_context, current_company_id
 
 from .models import Email, EmailCampaign, EmailTemplate, Notification, PhoneNumber, SmsMessage, TwilioSettings
-from .services.phone_numbers import NumberAlreadyRegistered, ensure_unregistered, normalize_number
+from .services import phone_numbers as numbers
 from .services.templates import TEMPLATE_PARTS, save_template, template_errors
+from .throttles import registration_wait
+
+TOO_MANY_REGISTRATIONS = (
+    "Too many phone number registrations by you or for this company; try again in {wait} seconds."
+)
 
 
 class TwilioSettingsForm(forms.ModelForm):
@@ -56,20 +61,37 @@ class TwilioSettingsAdmin(ManagedSettingsAdmin):
 
 
 class PhoneNumberForm(forms.ModelForm):
-    """A number is registered to one company across the platform."""
+    """The API's rule: a new or changed number is one the company's Twilio account owns and nobody holds."""
+
+    # Set by PhoneNumberAdmin.get_form: the registration limits count per signed-in user.
+    request = None
+    # What clean() vetted, for save_record: the number and its PN SID.
+    vetted = None
 
     class Meta:
         model = PhoneNumber
-        fields = ["number", "friendly_name", "sms_enabled", "voice_enabled", "user", "twilio_sid"]
+        fields = ["number", "friendly_name", "sms_enabled", "voice_enabled", "user"]
 
     def clean_number(self):
-        number = normalize_number(self.cleaned_data["number"])
-        if number != self.instance.number:
+        return numbers.normalize_number(self.cleaned_data["number"])
+
+    def clean(self):
+        cleaned = super().clean()
+        number = cleaned.get("number")
+        company = cleaned.get("company") or self.instance.company_id or current_company_id()
+        if not number or company is None or number == self.instance.number or self.errors:
+            return cleaned
+        wait = registration_wait(self.request, getattr(company, "pk", company))
+        if wait is not None:
+            raise forms.ValidationError(TOO_MANY_REGISTRATIONS.format(wait=wait))
+        with company_context(company):
             try:
-                ensure_unregistered(number)
-            except NumberAlreadyRegistered as error:
+                self.vetted = numbers.vet_number(number)
+            except numbers.NumberRefused as error:
+                self.add_error("number", str(error))
+            except (numbers.TwilioNotReady, numbers.TwilioUnavailable) as error:
                 raise forms.ValidationError(str(error)) from error
-        return number
+        return cleaned
 
 
 @admin.register(PhoneNumber)
@@ -79,6 +101,16 @@ class PhoneNumberAdmin(ManagedSettingsAdmin):
     list_filter = ["sms_enabled", "voice_enabled"]
     search_fields = ["number", "friendly_name"]
     list_select_related = ["user"]
+    readonly_fields = ["twilio_sid"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # modelform_factory makes a new class per call, so this request is the only one it sees.
+        form.request = request
+        return form
+
+    def save_record(self, request, obj, form, change):
+        numbers.save_number(obj, form.vetted)
 
 
 @admin.register(SmsMessage)

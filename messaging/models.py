@@ -1,11 +1,15 @@
 """Twilio settings, phone numbers, SMS, e-mail, templates, campaigns and notifications."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from core.encryption import EncryptedTextField
 from core.validators import e164
+from tenancy.managers import TenantManager
 from tenancy.models import TenantModel
 
 account_sid = RegexValidator(r"^AC[0-9a-fA-F]{32}$", "A Twilio account SID is AC followed by 32 hex digits.")
@@ -67,10 +71,40 @@ class PhoneNumber(TenantModel):
                 fields=["number"], condition=models.Q(is_deleted=False), name="phone_number_registered_once"
             )
         ]
-        indexes = [models.Index(fields=["company", "number"], name="phone_numbers_company_number")]
+        indexes = [
+            models.Index(fields=["company", "number"], name="phone_numbers_company_number"),
+            # Deleted numbers by number, for the reservation check across companies; lists, which
+            # read live rows only, can never use it.
+            models.Index(
+                fields=["number"], condition=models.Q(is_deleted=True), name="phone_numbers_released_number"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
+
+
+class HeldNumberManager(TenantManager):
+    """Rows that hold their number: live ones, and deleted ones still in PHONE_NUMBER_RESERVATION_DAYS."""
+
+    def get_queryset(self):
+        # A deleted row's `updated_at` is when it was deleted: every soft delete (of a row or a
+        # queryset) sets it, and no scoped query reaches a deleted row to change it afterwards.
+        # Distinct, so a company holding a number twice (live, and deleted before) is one holder.
+        released_since = timezone.now() - timedelta(days=settings.PHONE_NUMBER_RESERVATION_DAYS)
+        holding = models.Q(is_deleted=False) | models.Q(is_deleted=True, updated_at__gt=released_since)
+        return self.including_deleted().filter(holding).distinct()
+
+
+class HeldPhoneNumber(PhoneNumber):
+    """Phone numbers as the registration check sees them: whichever company holds one, if any."""
+
+    objects = HeldNumberManager()
+
+    class Meta:
+        proxy = True
+        # Unordered: the check reads distinct company ids, which an ORDER BY column would multiply.
+        ordering = []
 
 
 class Direction(models.TextChoices):

@@ -1,9 +1,11 @@
 """The one door to Twilio: a client per company, the dry-run transport, and signed webhooks."""
 
+import hashlib
 import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -30,6 +32,10 @@ SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"
 # Twilio identifiers are two letters and 32 hex digits; anything else is refused before use.
 SID_PARAMETERS = ("MessageSid", "SmsSid", "CallSid", "RecordingSid", "AccountSid")
 SID_FORMAT = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+# The account a company without Twilio settings asks as in dry-run; nothing real answers to it.
+DRY_RUN_ACCOUNT_SID = "AC" + "0" * 32
+# Twilio's PhoneNumber filter matches partial numbers, so a page may hold numbers that only contain ours.
+NUMBER_LOOKUP_PAGE_SIZE = 20
 
 
 class TwilioNotConfigured(Exception):
@@ -66,6 +72,30 @@ def current_company_settings() -> TwilioSettings:
 def current_company_client() -> Client:
     """A Twilio client for the current company."""
     return client_for(current_company_settings())
+
+
+@dataclass(frozen=True)
+class NumberOwnership:
+    """What a Twilio account answered about one number: its PN SID there, or None when it owns none."""
+
+    account_sid: str
+    sid: str | None
+
+
+def number_ownership(number: str) -> NumberOwnership:
+    """Ask the current company's Twilio account (IncomingPhoneNumbers) whether it owns `number`."""
+    try:
+        client = current_company_client()
+    except TwilioNotConfigured:
+        # In dry-run a company without settings asks as a placeholder, so a first run needs none.
+        if not settings.TWILIO_DRY_RUN:
+            raise
+        client = Client(DRY_RUN_ACCOUNT_SID, "dry-run", http_client=http_client())
+    numbers = client.api.v2010.accounts(client.account_sid).incoming_phone_numbers.list(
+        phone_number=number, limit=NUMBER_LOOKUP_PAGE_SIZE, page_size=NUMBER_LOOKUP_PAGE_SIZE
+    )
+    sid = next((found.sid for found in numbers if found.phone_number == number), None)
+    return NumberOwnership(account_sid=client.account_sid, sid=sid)
 
 
 def signature_is_valid(request, twilio_settings: TwilioSettings | None) -> bool:
@@ -137,6 +167,14 @@ def _sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+E164_NUMBER = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+def dry_run_number_sid(account_sid: str, number: str) -> str:
+    """The PN SID the dry-run transport gives a number: the same for an account and number every time."""
+    return "PN" + hashlib.sha256(f"{account_sid}:{number}".encode()).hexdigest()[:32]
+
+
 class DryRunHttpClient(HttpClient):
     """Answers the SDK as Twilio would, without anything leaving the machine (the embedded default)."""
 
@@ -184,6 +222,30 @@ class DryRunHttpClient(HttpClient):
                 "direction": "outbound-api",
             }
             return Response(201, json.dumps(body))
+        if method.upper() == "GET" and path.endswith(f"/Accounts/{account}/IncomingPhoneNumbers.json"):
+            # Every account owns every whole number asked about, so a first run can register any.
+            query = dict(params or {})
+            number = query.get("PhoneNumber", "")
+            owned = [
+                {
+                    "sid": dry_run_number_sid(account, number),
+                    "account_sid": account,
+                    "phone_number": number,
+                    "friendly_name": number,
+                    "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False},
+                    "date_created": now,
+                }
+            ]
+            body = {
+                "incoming_phone_numbers": owned if E164_NUMBER.match(number) else [],
+                "page": 0,
+                "page_size": int(query.get("PageSize", 50)),
+                "first_page_uri": path,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "uri": path,
+            }
+            return Response(200, json.dumps(body))
         if path.endswith(f"/Accounts/{account}.json"):
             body = {"sid": account, "status": "active", "friendly_name": "Dry-run account"}
             return Response(200, json.dumps(body))

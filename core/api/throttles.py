@@ -5,6 +5,8 @@ workflow hook, the signing page) ask `throttle_wait()` or `throttled_response()`
 classes. A view limited per key says which key a request names through `throttle_key(request)`
 and which kind of key it is through `throttle_key_kind`, so a number and a token never share a
 bucket. The client address is DRF's, read past `NUM_PROXIES` proxies as the login throttle reads it.
+Signed-in actions that cost the outside world something (a Twilio look-up) are limited per user with
+`UserThrottle`, and per any other key (a company) with `KeyThrottle`.
 """
 
 import hashlib
@@ -40,6 +42,16 @@ class KeyThrottle(PublicThrottle):
         # Hashed: the cache never holds a token, and attacker text of any length makes a short key.
         digest = hashlib.sha256(f"{view.throttle_key_kind}:{key}".encode("utf-8", "replace")).hexdigest()
         return self.cache_format % {"scope": f"{self.scope}-key", "ident": digest}
+
+
+class UserThrottle(PublicThrottle):
+    """Requests of one signed-in user to the views of this scope; an anonymous request is not counted here."""
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": f"{self.scope}-user", "ident": user.pk}
 
 
 class PublicAddressThrottle(AddressThrottle):

@@ -1,4 +1,7 @@
-"""Phone numbers over /api/sms/phone-numbers: E.164, registered once on the platform, owners, capabilities."""
+"""Phone numbers over /api/sms/phone-numbers (dry-run Twilio): E.164, held once, owners, capabilities.
+
+What Twilio answers, reservations and limits: test_phone_number_registration.py.
+"""
 
 import pytest
 
@@ -103,16 +106,19 @@ def test_a_number_is_registered_once_across_the_platform(client_a, client_b, com
     assert AuditLog.objects.filter(reason__startswith="phone number registration").exists()
 
 
-def test_a_deleted_number_can_be_registered_by_another_company(client_a, client_b, company_a, company_b):
-    """Once A deletes its number, B may register it."""
+def test_a_deleted_number_stays_with_its_company(client_a, client_b, company_a, company_b):
+    """Once A deletes its number, B gets the registered answer and A may register it again."""
     released = PhoneNumberFactory(company=company_a, number="+14155550104")
 
     assert client_a.delete(detail(released)).status_code == 204
-    response = client_b.post(URL, {"number": "+14155550104"}, format="json")
+    other = client_b.post(URL, {"number": "+14155550104"}, format="json")
+    back = client_a.post(URL, {"number": "+14155550104"}, format="json")
 
-    assert response.status_code == 201, response.content
-    assert numbers_of(company_b) == ["+14155550104"]
-    assert numbers_of(company_a) == []
+    assert other.status_code == 400
+    assert other.json() == {"number": [TAKEN]}
+    assert numbers_of(company_b) == []
+    assert back.status_code == 201, back.content
+    assert numbers_of(company_a) == ["+14155550104"]
 
 
 # Changing
