@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import update_last_login
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
@@ -43,6 +43,10 @@ class LoginByAccountThrottle(LoginThrottle):
         return self.cache_format % {"scope": "login-account", "ident": email or "-"}
 
 
+# What /api/auth/me calls a platform super admin's role: their stored "owner" is no company's role.
+PLATFORM_ROLE = "platform"
+
+
 class CompanySummarySerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     class Meta:
         model = Company
@@ -54,11 +58,21 @@ class MeSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="null for a platform super admin."
     )
     is_platform_admin = serializers.BooleanField(read_only=True)
+    role = serializers.SerializerMethodField(
+        help_text=(
+            "owner, admin or member inside the user's company; platform for a platform super admin, "
+            "who belongs to no company and holds no company role."
+        )
+    )
 
     class Meta:
         model = User
         fields = ["id", "email", "full_name", "phone", "role", "company", "is_platform_admin", "last_login"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=[*User.Role.values, PLATFORM_ROLE]))
+    def get_role(self, user) -> str:
+        return PLATFORM_ROLE if user.is_platform_admin else user.role
 
 
 class LoginSerializer(StrictSerializer):

@@ -12,7 +12,7 @@ from tenancy.auth import issue_tokens
 from tenancy.models import User
 
 from ..conftest import bearer_client
-from ..factories import TEST_PASSWORD, ContactFactory, UserFactory
+from ..factories import TEST_PASSWORD, ContactFactory, SuperAdminFactory, UserFactory
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh"
@@ -345,3 +345,28 @@ def test_logout_with_an_invalid_refresh_token_is_a_400_and_the_access_token_keep
     assert response.status_code == 400
     assert "nothing was signed out" in response.json()["detail"]
     assert client.get(ME).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "member"])
+def test_me_names_a_company_users_role(role, company_a, company_b):
+    """A company user's role is their role in the company."""
+    user = UserFactory(company=company_a, role=role)
+    assert bearer_client(user).get(ME).json()["role"] == role
+
+
+def test_me_says_platform_for_a_super_admin_not_owner(company_a):
+    """A platform super admin is stored as "owner" of nothing; /me calls that role "platform"."""
+    admin = SuperAdminFactory()
+    body = bearer_client(admin).get(ME).json()
+    assert (body["role"], body["company"], body["is_platform_admin"]) == ("platform", None, True)
+
+
+def test_the_schema_lists_every_role_me_can_answer():
+    """The published schema names the roles: the company roles and platform."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    me = schema["components"]["schemas"]["Me"]["properties"]["role"]
+    reference = me.get("$ref") or me["allOf"][0]["$ref"]
+    named = schema["components"]["schemas"][reference.split("/")[-1]]["enum"]
+    assert sorted(named) == ["admin", "member", "owner", "platform"]
