@@ -216,7 +216,10 @@ REST_FRAMEWORK = {
     # senders share their addresses between companies, and a long code sends a text a second
     # with up to three status callbacks each, hence the higher webhook rates.
     "DEFAULT_THROTTLE_RATES": {
+        # Failed sign-ins only: per address, and per account from one address; per account from every
+        # address much higher, so a stranger's few wrong guesses never lock the owner out.
         "login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min"),
+        "login_account": os.environ.get("LOGIN_ACCOUNT_THROTTLE_RATE", "100/hour"),
         "public": os.environ.get("PUBLIC_THROTTLE_RATE", "120/min"),
         "public_key": os.environ.get("PUBLIC_KEY_THROTTLE_RATE", "30/min"),
         "webhook": os.environ.get("WEBHOOK_THROTTLE_RATE", "600/min"),

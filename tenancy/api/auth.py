@@ -19,28 +19,61 @@ from ..auth import TenantJWTAuthentication, check_user_may_hold_token, issue_tok
 from ..models import Company, User
 
 
-class LoginThrottle(SimpleRateThrottle):
-    """Limits sign-in attempts; the rate is read at request time so operators can tune it."""
+class LoginFailureThrottle(SimpleRateThrottle):
+    """Counts failed sign-ins only, and refuses an attempt once its key has failed too often.
+
+    A successful sign-in is never counted, so a person who knows their password is never throttled by
+    their own use; the view records a failure after a wrong password (`record_failure`). The rate is
+    read at request time so operators can tune it.
+    """
 
     scope = "login"
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
+    def throttle_success(self):
+        return True  # an attempt is counted only once it has failed
 
-class LoginByAddressThrottle(LoginThrottle):
-    """Attempts from one client address, whatever the account."""
+    def record_failure(self, request, view) -> None:
+        """Count one failed sign-in against this throttle's key."""
+        if self.rate is None:
+            return
+        key = self.get_cache_key(request, view)
+        history = [moment for moment in self.cache.get(key, []) if moment > self.timer() - self.duration]
+        self.cache.set(key, [self.timer(), *history], self.duration)
+
+
+def _signing_in_email(request) -> str:
+    return str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
+
+
+class LoginByAddressThrottle(LoginFailureThrottle):
+    """Failures from one client address, whatever the account (one guesser trying many accounts)."""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": "login-ip", "ident": self.get_ident(request)}
 
 
-class LoginByAccountThrottle(LoginThrottle):
-    """Attempts on one account, whatever the address (against distributed guessing)."""
+class LoginByAccountAndAddressThrottle(LoginFailureThrottle):
+    """Failures on one account from one address: guessing stays slow, and only there."""
 
     def get_cache_key(self, request, view):
-        email = str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
-        return self.cache_format % {"scope": "login-account", "ident": email or "-"}
+        ident = f"{_signing_in_email(request) or '-'}|{self.get_ident(request)}"
+        return self.cache_format % {"scope": "login-account-ip", "ident": ident}
+
+
+class LoginByAccountThrottle(LoginFailureThrottle):
+    """Failures on one account from every address (distributed guessing), at a much higher limit.
+
+    Much higher than per address, so a stranger who knows an address cannot lock its owner out with a
+    handful of wrong passwords from a handful of machines.
+    """
+
+    scope = "login_account"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": "login-account", "ident": _signing_in_email(request) or "-"}
 
 
 # What /api/auth/me calls a platform super admin's role: their stored "owner" is no company's role.
@@ -115,7 +148,7 @@ class LoginView(BearerChallengeMixin, APIView):
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [LoginByAddressThrottle, LoginByAccountThrottle]
+    throttle_classes = [LoginByAddressThrottle, LoginByAccountAndAddressThrottle, LoginByAccountThrottle]
 
     @extend_schema(
         request=LoginSerializer,
@@ -131,6 +164,8 @@ class LoginView(BearerChallengeMixin, APIView):
             password=serializer.validated_data["password"],
         )
         if user is None or (user.company_id and not user.company.is_active):
+            for throttle in self.get_throttles():
+                throttle.record_failure(request, self)
             raise AuthenticationFailed("Email or password is incorrect.", code="invalid_credentials")
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, user)

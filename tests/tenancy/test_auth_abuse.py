@@ -224,16 +224,51 @@ def test_fourth_attempt_from_one_address_is_throttled_even_with_the_right_passwo
     assert int(response["Retry-After"]) > 0
 
 
-@pytest.mark.usefixtures("login_rate_three_per_minute")
-def test_attempts_on_one_account_are_throttled_across_addresses(user_a):
-    """Guessing one account's password from many addresses is throttled per account."""
-    for index in range(3):
+@pytest.fixture
+def account_rate_five_per_minute(settings):
+    rates = {"login": "3/min", "login_account": "5/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+@pytest.mark.usefixtures("account_rate_five_per_minute")
+def test_failures_on_one_account_are_throttled_across_addresses_at_the_higher_limit(user_a):
+    """Guessing one account's password from many addresses meets the per-account limit, not before."""
+    for index in range(5):
         assert login(user_a.email, "wrong-password", address=f"10.0.1.{index}").status_code == 401
 
     response = login(user_a.email.upper(), address="10.0.1.99")
 
     assert response.status_code == 429
     assert "access_token" not in response.json()
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.usefixtures("login_rate_three_per_minute")
+def test_guessing_one_account_from_one_address_stays_slow(user_a):
+    """Three wrong passwords from one address: the fourth attempt there, even the right one, is a 429."""
+    for _ in range(3):
+        assert login(user_a.email, "wrong-password", address="10.0.4.1").status_code == 401
+
+    assert login(user_a.email, address="10.0.4.1").status_code == 429
+
+
+def test_a_stranger_with_eleven_wrong_passwords_cannot_lock_the_owner_out(user_a):
+    """11 wrong passwords from 11 addresses (default rates): the owner still signs in from a new address."""
+    for index in range(11):
+        assert login(user_a.email, "wrong-password", address=f"10.0.5.{index}").status_code == 401
+
+    response = login(user_a.email, address="10.0.5.200")
+
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] == str(user_a.id)
+
+
+@pytest.mark.usefixtures("login_rate_three_per_minute")
+def test_successful_sign_ins_are_never_counted(user_a):
+    """Ten sign-ins with the right password from one address, over a limit of three: every one works."""
+    answers = [login(user_a.email, address="10.0.6.1").status_code for _ in range(10)]
+
+    assert answers == [200] * 10
 
 
 @pytest.mark.usefixtures("login_rate_three_per_minute")
