@@ -1,5 +1,6 @@
 """JWT bearer authentication bound to the user's company, and the tokens it accepts."""
 
+import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -14,6 +15,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 COMPANY_CLAIM = "company_id"
+# One sign-in's tokens: set at sign-in, kept through every refresh, copied into each access token,
+# so signing out refuses every access token that sign-in ever gave.
+FAMILY_CLAIM = "family"
 _RESULT_ATTR = "_tenant_jwt_result"
 _NOT_TRIED = object()
 
@@ -37,9 +41,10 @@ def check_user_may_hold_token(user, token) -> None:
         raise AuthenticationFailed(_("This company's account is deactivated."), code="company_inactive")
 
 
-def issue_tokens(user) -> dict:
-    """A fresh refresh and access token pair for a user, carrying the user's company."""
+def issue_tokens(user, *, family: str | None = None) -> dict:
+    """A fresh refresh and access token pair for a user, carrying the user's company and token family."""
     refresh = RefreshToken.for_user(user)
+    refresh[FAMILY_CLAIM] = family or uuid.uuid4().hex
     refresh[COMPANY_CLAIM] = company_claim_for(user)
     refresh["role"] = user.role
     return token_pair(refresh)
@@ -60,11 +65,34 @@ def _revoked_key(jti: str) -> str:
     return f"auth:revoked-access:{jti}"
 
 
+def _revoked_family_key(family: str) -> str:
+    return f"auth:revoked-family:{family}"
+
+
+def _seconds_left(token) -> int:
+    return int(token["exp"] - datetime.now(tz=UTC).timestamp())
+
+
 def revoke_access_token(token) -> None:
     """Refuse an access token from now until it would have expired (used on logout)."""
-    remaining = int(token["exp"] - datetime.now(tz=UTC).timestamp())
+    remaining = _seconds_left(token)
     if remaining > 0:
         cache.set(_revoked_key(token["jti"]), True, timeout=remaining)
+
+
+def revoke_family(refresh) -> None:
+    """Refuse every access token of a refresh token's sign-in until the refresh token would expire."""
+    family, remaining = refresh.get(FAMILY_CLAIM), _seconds_left(refresh)
+    if family and remaining > 0:
+        cache.set(_revoked_family_key(family), True, timeout=remaining)
+
+
+def is_revoked(token) -> bool:
+    """Whether sign-out revoked this access token, or the sign-in it comes from."""
+    keys = [_revoked_key(token.get("jti", ""))]
+    if token.get(FAMILY_CLAIM):
+        keys.append(_revoked_family_key(token[FAMILY_CLAIM]))
+    return any(cache.get_many(keys).values())
 
 
 class TenantJWTAuthentication(JWTAuthentication):
@@ -86,7 +114,7 @@ class TenantJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
-        if cache.get(_revoked_key(token.get("jti", ""))):
+        if is_revoked(token):
             raise AuthenticationFailed(_("This token was revoked by signing out."), code="token_revoked")
         return token
 

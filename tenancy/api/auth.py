@@ -15,7 +15,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
 
-from ..auth import TenantJWTAuthentication, check_user_may_hold_token, issue_tokens, revoke_access_token
+from ..auth import (
+    FAMILY_CLAIM,
+    TenantJWTAuthentication,
+    check_user_may_hold_token,
+    issue_tokens,
+    revoke_access_token,
+    revoke_family,
+)
 from ..models import Company, User
 
 
@@ -193,7 +200,7 @@ class RefreshView(BearerChallengeMixin, APIView):
         _, first_use = refresh.blacklist()
         if not first_use:
             raise AuthenticationFailed("This refresh token was used already.", code="token_reused")
-        return Response(issue_tokens(user))
+        return Response(issue_tokens(user, family=refresh.get(FAMILY_CLAIM)))
 
 
 INVALID_REFRESH_ON_LOGOUT = (
@@ -224,6 +231,7 @@ class LogoutView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         refresh.blacklist()
+        revoke_family(refresh)
         if request.auth is not None:
             revoke_access_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -370,3 +370,18 @@ def test_the_schema_lists_every_role_me_can_answer():
     reference = me.get("$ref") or me["allOf"][0]["$ref"]
     named = schema["components"]["schemas"][reference.split("/")[-1]]["enum"]
     assert sorted(named) == ["admin", "member", "owner", "platform"]
+
+
+def test_logout_refuses_every_access_token_of_the_sign_in_and_no_other(user_a):
+    """Access tokens from before and after a refresh all stop at logout; another sign-in's keep working."""
+    first = issue_tokens(user_a)
+    rotated = refresh(first["refresh_token"]).json()
+    elsewhere = issue_tokens(user_a)
+    clients = [with_bearer(tokens["access_token"]) for tokens in (first, rotated, elsewhere)]
+    assert [client.get(ME).status_code for client in clients] == [200, 200, 200]
+
+    response = clients[1].post(LOGOUT, {"refresh_token": rotated["refresh_token"]}, format="json")
+
+    assert response.status_code == 204
+    assert [client.get(ME).status_code for client in clients] == [401, 401, 200]
+    assert refresh(elsewhere["refresh_token"]).status_code == 200
