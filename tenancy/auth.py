@@ -69,22 +69,22 @@ def _revoked_family_key(family: str) -> str:
     return f"auth:revoked-family:{family}"
 
 
-def _seconds_left(token) -> int:
-    return int(token["exp"] - datetime.now(tz=UTC).timestamp())
+def _refuse_until_expiry(key: str, token) -> None:
+    # Kept only while the token could still be used: an expired one is refused by its signature check.
+    remaining = int(token["exp"] - datetime.now(tz=UTC).timestamp())
+    if remaining > 0:
+        cache.set(key, True, timeout=remaining)
 
 
 def revoke_access_token(token) -> None:
     """Refuse an access token from now until it would have expired (used on logout)."""
-    remaining = _seconds_left(token)
-    if remaining > 0:
-        cache.set(_revoked_key(token["jti"]), True, timeout=remaining)
+    _refuse_until_expiry(_revoked_key(token["jti"]), token)
 
 
 def revoke_family(refresh) -> None:
     """Refuse every access token of a refresh token's sign-in until the refresh token would expire."""
-    family, remaining = refresh.get(FAMILY_CLAIM), _seconds_left(refresh)
-    if family and remaining > 0:
-        cache.set(_revoked_family_key(family), True, timeout=remaining)
+    if refresh.get(FAMILY_CLAIM):
+        _refuse_until_expiry(_revoked_family_key(refresh[FAMILY_CLAIM]), refresh)
 
 
 def is_revoked(token) -> bool:

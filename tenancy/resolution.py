@@ -27,7 +27,7 @@ MAX_KEY_LENGTH = 255
 
 
 def company_for_key(model, field: str, value) -> uuid.UUID | None:
-    """The company id of the one live `model` row whose `field` equals `value`, or None; not audited."""
+    """The company id of the one row of `model`'s default manager whose `field` is `value`; unaudited."""
     if value in (None, "") or "__" in field:
         return None
     if isinstance(value, str) and (len(value) > MAX_KEY_LENGTH or NUL in value):
@@ -44,7 +44,7 @@ def audited_company_for_key(model, field: str, value, *, reason: str, actor=None
 
 
 def _owning_company_ids(model, field: str, value) -> list[uuid.UUID]:
-    """At most two company ids of live rows matching the key, read across companies and then forgotten.
+    """At most two company ids of rows matching the key, read across companies and then forgotten.
 
     The tenant scope is widened for this one statement, and the savepoint is rolled back, so neither
     the context nor the transaction's row-level security setting spans all companies afterwards.

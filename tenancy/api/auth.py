@@ -46,9 +46,9 @@ class LoginFailureThrottle(SimpleRateThrottle):
         """Count one failed sign-in against this throttle's key."""
         if self.rate is None:
             return
-        key = self.get_cache_key(request, view)
-        history = [moment for moment in self.cache.get(key, []) if moment > self.timer() - self.duration]
-        self.cache.set(key, [self.timer(), *history], self.duration)
+        key, now = self.get_cache_key(request, view), self.timer()
+        history = [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
+        self.cache.set(key, [now, *history], self.duration)
 
 
 def _signing_in_email(request) -> str:

@@ -7,17 +7,12 @@ import pytest
 
 from workflows import signing
 
-from ..webhook_receiver import start_receiver
-
 PUBLIC = "93.184.216.34"
 
 
 @pytest.fixture
-def receiver():
-    receiver, server = start_receiver()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+def receiver(local_receiver):
+    return local_receiver
 
 
 @pytest.fixture

@@ -19,19 +19,15 @@ from workflows.models import Workflow, WorkflowExecution
 from workflows.tasks import dispatch_scheduled, run_execution
 
 from ..factories import ContactFactory, DealFactory, EmailTemplateFactory, UserFactory, WorkflowFactory
-from ..webhook_receiver import start_receiver
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver(settings):
+def receiver(local_receiver, settings):
     """A local HTTP server standing in for the outside world; loopback addresses are allowed for it."""
     settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True
-    receiver, server = start_receiver()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+    return local_receiver
 
 
 @pytest.fixture
