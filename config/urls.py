@@ -13,6 +13,7 @@ from documents import api as documents_api
 from files import api as files_api
 from messaging import api as messaging_api
 from quotes import api as quotes_api
+from tenancy.api import audit as audit_api
 from workflows import api as workflows_api
 
 router = OptionalSlashRouter()
@@ -24,6 +25,7 @@ API_ROUTES = [
     *documents_api.routes,
     *quotes_api.routes,
     *workflows_api.routes,
+    *audit_api.routes,
 ]
 for prefix, viewset, basename in API_ROUTES:
     router.register(prefix, viewset, basename=basename)

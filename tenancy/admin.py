@@ -326,18 +326,37 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin):
-    """The audit log, read-only, for platform super admins."""
+    """The audit log, read-only: platform super admins read every entry, a company's managers their own."""
 
     list_display = ["created_at", "actor", "action", "company", "method", "path", "ip_address"]
-    list_filter = ["action", "company"]
-    search_fields = ["reason", "path", "actor__email"]
+    list_filter = ["action"]
+    list_select_related = ["actor", "company"]
+    search_fields = ["path", "actor__email"]
     date_hierarchy = "created_at"
+    # The list needs no count of every entry to page, which a large log would pay on every view.
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        refuse_foreign_context(request)
+        entries = super().get_queryset(request)
+        if _is_platform_admin(request) and current_scope().spans_all_companies:
+            return entries
+        return entries.filter(company_id=require_company_id())
+
+    def get_list_filter(self, request):
+        return ["action", "company"] if _is_platform_admin(request) else ["action"]
+
+    def _may_read(self, request) -> bool:
+        user = request.user
+        return _is_platform_admin(request) or (
+            user.is_active and user.is_staff and user.company_id is not None and user.can_manage_company
+        )
 
     def has_module_permission(self, request):
-        return _is_platform_admin(request)
+        return self._may_read(request)
 
     def has_view_permission(self, request, obj=None):
-        return _is_platform_admin(request)
+        return self._may_read(request)
 
     def has_add_permission(self, request):
         return False

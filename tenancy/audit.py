@@ -6,7 +6,9 @@ are kept, truncated, in their own columns.
 """
 
 import logging
+from contextlib import nullcontext
 
+from .context import company_context
 from .models import AuditLog
 
 logger = logging.getLogger("tenancy.audit")
@@ -23,7 +25,7 @@ def client_ip(request) -> str | None:
 def record_access(*, action: str, reason: str, actor=None, company_id=None, request=None) -> None:
     """Write one audit entry for a cross-company access, before the access happens."""
     actor = actor if getattr(actor, "is_authenticated", False) else None
-    AuditLog.objects.create(
+    entry = AuditLog(
         action=action,
         reason=reason[:300],
         actor=actor,
@@ -32,6 +34,13 @@ def record_access(*, action: str, reason: str, actor=None, company_id=None, requ
         path=request.get_full_path()[:500] if request is not None else "",
         ip_address=client_ip(request),
     )
+    # No RETURNING: PostgreSQL would check the new row against the read policy, and an entry
+    # naming no company (written before a company is known) is readable only across all companies.
+    fields = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
+    # An entry naming a company is written inside that company's scope: the policy lets no other
+    # scope name it, so SQL injected into one company's request cannot plant entries in another's log.
+    with company_context(company_id) if company_id is not None else nullcontext():
+        AuditLog._base_manager._insert([entry], fields=fields, returning_fields=None, using="default")
     logger.info(
         "cross-company access: %s by %s (company %s): %s", action, actor or "platform", company_id, reason
     )

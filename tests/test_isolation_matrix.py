@@ -7,6 +7,7 @@ from config.urls import router
 from crm.api import AccountViewSet, ContactViewSet, DealViewSet
 from messaging.api.sms import SmsConversationViewSet
 from tenancy.api import TenantViewSet
+from tenancy.api.audit import AuditLogViewSet
 
 from . import leaky
 from .isolation import (
@@ -29,6 +30,12 @@ def tenants(company_a, company_b, user_a, user_b, client_a, client_b):
 # Router viewsets that are not TenantViewSets: each reads only through tenant managers, and the
 # named tests prove for two companies that one never sees or changes the other's data.
 DERIVED_VIEWSETS = {
+    AuditLogViewSet: [
+        "tests/tenancy/test_audit_log_access.py::test_owners_and_admins_read_only_their_companys_entries",
+        "tests/tenancy/test_audit_log_access.py::test_another_companys_entry_is_a_404_by_id",
+        "tests/tenancy/test_audit_log_access.py::test_the_audit_log_cannot_be_written_through_the_api",
+        "tests/tenancy/test_audit_log_access.py::test_a_super_admin_reads_every_entry_or_one_companys",
+    ],
     SmsConversationViewSet: [
         "tests/messaging/test_sms.py::test_conversations_list_one_entry_per_contact_with_latest_message_and_unread_count",
         "tests/messaging/test_sms.py::test_conversation_messages_are_listed_oldest_first",

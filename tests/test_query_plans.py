@@ -28,8 +28,9 @@ from bench.lists import (
     resolve,
     tenant_statements,
 )
+from tenancy.audit import SUPER_ADMIN_REQUEST, record_access
 from tenancy.context import company_context
-from tenancy.models import User
+from tenancy.models import AuditLog, User
 
 from .factories import EmailCampaignFactory
 
@@ -59,6 +60,7 @@ QUERIES = {
     "quotes": 5,
     "workflows": 3,
     "workflows/{key}/executions": 4,
+    "audit-log": 3,
 }
 # Lists whose page may be sorted after an index led by company_id has read the company's rows, and why.
 SORTED_AFTER_READING = {
@@ -79,6 +81,10 @@ def lists():
     owner = User.objects.get(email="owner@acme.example")
     # A second campaign, so the campaign list has more than one row to tell page sizes apart.
     EmailCampaignFactory(template__company=owner.company, template__user=owner)
+    for _ in range(2):  # two platform visits, so the owner's audit log has rows to page
+        record_access(
+            action=AuditLog.Action.COMPANY_ACCESS, reason=SUPER_ADMIN_REQUEST, company_id=owner.company_id
+        )
     client = BearerClient(owner)
     return owner, client, resolve(client, list_endpoints())
 

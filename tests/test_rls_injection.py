@@ -7,6 +7,7 @@ policy catalog and other sessions' activity, and try to change the audit log.
 
 import re
 import time
+from contextlib import nullcontext
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
 
+from tenancy.audit import SUPER_ADMIN_REQUEST, record_access
 from tenancy.checks import check_application_role, refuse_rls_bypass, scope_seal_problems
 from tenancy.context import company_context
 from tenancy.models import AuditLog
@@ -21,7 +23,7 @@ from tenancy.sealed_scope import EVERY_COMPANY, KEY_TABLE, SCOPE_SETTING, SEAL_T
 
 from .conftest import APP_ROLE, DATABASE_OWNER
 from .factories import ContactFactory, TwilioSettingsFactory
-from .unscoped import unscoped
+from .unscoped import audit_entries, unscoped
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -45,7 +47,9 @@ def contact_names() -> list[str]:
 
 def settings_the_policies_read() -> set[str]:
     """Settings a policy, or a function a policy calls, reads: from the catalog, as an attacker would."""
-    quals = [row[0] for row in run("SELECT qual || ' ' || coalesce(with_check, '') FROM pg_policies")]
+    quals = [
+        row[0] for row in run("SELECT coalesce(qual, '') || ' ' || coalesce(with_check, '') FROM pg_policies")
+    ]
     functions = {name for qual in quals for name in re.findall(r"(\w+)\(\)", qual)}
     sources = [row[0] for row in run("SELECT prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(functions)])]
     named = r"current_setting\('([^']+)'"
@@ -142,22 +146,31 @@ def test_another_sessions_seal_never_shows_in_pg_stat_activity(contacts, company
         other.close()
 
 
+def changed_rows(statement: str, params) -> int | str:
+    """How many rows a statement changed in its own transaction, or "refused" when PostgreSQL raised."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.rowcount
+    except DatabaseError as error:
+        assert re.search("append-only|row-level security", str(error)), error
+        return "refused"
+
+
 def test_the_audit_log_is_append_only_for_the_application_role(company_a, user_a):
-    """UPDATE and DELETE of an audit entry fail in PostgreSQL, inside a company and outside."""
-    with unscoped():
-        entry = AuditLog.objects.order_by("-id").first()
-    assert entry is not None  # unscoped() itself wrote one
-    for statement in (
+    """UPDATE and DELETE of an entry are refused or reach no row, inside its company and outside any."""
+    record_access(action=AuditLog.Action.COMPANY_ACCESS, reason=SUPER_ADMIN_REQUEST, company_id=company_a.pk)
+    (entry,) = audit_entries(company=company_a)
+    statements = (
         "UPDATE audit_log SET reason = 'nothing happened' WHERE id = %s",
-        "UPDATE audit_log SET actor_id = NULL, company_id = %s WHERE id = %s",
+        "UPDATE audit_log SET actor_id = NULL, company_id = NULL WHERE id = %s",
         "DELETE FROM audit_log WHERE id = %s",
-    ):
-        params = [entry.pk] if statement.count("%s") == 1 else [company_a.pk, entry.pk]
-        for scope in (company_context(company_a), transaction.atomic()):
-            with scope, pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-                run(statement, params)
-    with unscoped():
-        stored = AuditLog.objects.get(pk=entry.pk)
+    )
+    for statement in statements:
+        for scope in (company_context(company_a), nullcontext()):
+            with scope:
+                assert changed_rows(statement, [entry.pk]) in {"refused", 0}, statement
+    (stored,) = audit_entries(company=company_a)
     assert (stored.reason, stored.actor_id, stored.company_id) == (
         entry.reason,
         entry.actor_id,
@@ -165,12 +178,32 @@ def test_the_audit_log_is_append_only_for_the_application_role(company_a, user_a
     )
 
 
+def test_the_audit_log_shows_each_company_only_entries_about_itself(company_a, company_b):
+    """Company A's transaction reads A's entries; B's and the platform's stay out, and A cannot write B's."""
+    record_access(action=AuditLog.Action.COMPANY_ACCESS, reason=SUPER_ADMIN_REQUEST, company_id=company_a.pk)
+    record_access(action=AuditLog.Action.COMPANY_ACCESS, reason=SUPER_ADMIN_REQUEST, company_id=company_b.pk)
+    record_access(action=AuditLog.Action.ALL_COMPANIES, reason="nightly report")
+    with company_context(company_a), transaction.atomic():
+        assert run("SELECT company_id FROM audit_log") == [(company_a.pk,)]
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            run(
+                "INSERT INTO audit_log (created_at, action, reason, method, path, company_id) "
+                "VALUES (now(), 'company_access', 'forged', '', '', %s)",
+                [company_b.pk],
+            )
+    with transaction.atomic():
+        assert run("SELECT company_id FROM audit_log") == []
+    assert len(audit_entries()) == 3
+
+
 def test_an_audit_entry_may_lose_the_link_to_a_deleted_user(user_a, super_admin):
     """Django's ON DELETE SET NULL still works: deleting a user keeps their entries, unlinked."""
+    record_access(
+        action=AuditLog.Action.COMPANY_ACCESS, reason="test entry", actor=user_a, company_id=user_a.company_id
+    )
     with unscoped():
-        AuditLog.objects.create(action=AuditLog.Action.ALL_COMPANIES, reason="test entry", actor=user_a)
         user_a.delete()
-        entry = AuditLog.objects.get(reason="test entry")
+    (entry,) = audit_entries(reason="test entry")
     assert entry.actor_id is None
 
 

@@ -7,10 +7,10 @@ import pytest
 
 from messaging.models import PhoneNumber
 from tenancy.context import company_context
-from tenancy.models import AuditLog
 
 from ..conftest import bearer_client
 from ..factories import PhoneNumberFactory, UserFactory
+from ..unscoped import audit_entries
 
 URL = "/api/sms/phone-numbers"
 TAKEN = "This number is already registered."
@@ -103,7 +103,7 @@ def test_a_number_is_registered_once_across_the_platform(client_a, client_b, com
     assert again.json() == elsewhere.json() == {"number": [TAKEN]}
     assert numbers_of(company_a) == ["+14155550103"]
     assert numbers_of(company_b) == []
-    assert AuditLog.objects.filter(reason__startswith="phone number registration").exists()
+    assert audit_entries(reason__startswith="phone number registration")
 
 
 def test_a_deleted_number_stays_with_its_company(client_a, client_b, company_a, company_b):

@@ -17,7 +17,7 @@ from tenancy.context import all_companies, company_context
 from tenancy.models import AuditLog
 
 from ..factories import ContactFactory, FileFactory, UserFactory
-from ..unscoped import unscoped
+from ..unscoped import audit_entries
 
 TWO_IDENTITIES = "This request carries a session and a bearer token of two different users; send one of them."
 
@@ -41,8 +41,7 @@ def session_and_bearer(session_user, bearer_user) -> Client:
 
 
 def refusals() -> list[AuditLog]:
-    with unscoped():
-        return list(AuditLog.objects.filter(action=AuditLog.Action.IDENTITIES_DIFFER).order_by("id"))
+    return audit_entries(action=AuditLog.Action.IDENTITIES_DIFFER)
 
 
 def paths(records) -> list[str]:

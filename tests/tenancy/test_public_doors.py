@@ -12,21 +12,19 @@ from documents.services import hash_token
 from files.services import download_link
 from messaging.models import PhoneNumber, SmsMessage
 from tenancy.context import company_context, current_scope, no_company
-from tenancy.models import AuditLog
 from tenancy.resolution import company_for_key
 
 from ..factories import DocumentSignatureFactory, FileFactory, WorkflowFactory
 from ..fakes import twilio_signature
 from ..unscoped import REASON as UNSCOPED_REASON
-from ..unscoped import unscoped
+from ..unscoped import audit_entries as stored_audit_entries
 
 ODD = "To=<script>alert(1)</script>'; DROP TABLE audit_log; --\u202e"
 
 
 def audit_entries() -> list[tuple]:
     """Every audit entry as stored (the test's own all-companies read left out)."""
-    with unscoped():
-        rows = list(AuditLog.objects.order_by("id").values_list("action", "reason", "method", "path"))
+    rows = [(e.action, e.reason, e.method, e.path) for e in stored_audit_entries()]
     return [row for row in rows if row[1] != UNSCOPED_REASON]
 
 

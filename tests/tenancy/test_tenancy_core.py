@@ -17,7 +17,7 @@ from tenancy.models import AuditLog
 
 from .. import urls_context_probe
 from ..factories import AccountFactory, ContactFactory, DealFactory
-from ..unscoped import stored, unscoped
+from ..unscoped import audit_entries, stored, unscoped
 
 TENANT_MODELS = [Contact, Deal, Account]
 
@@ -146,7 +146,7 @@ def test_all_companies_sees_both_companies_and_writes_the_reason_to_the_audit_lo
     assert contacts == {rows_a.contact, rows_b.contact}
     assert deleted not in contacts
     assert deals == {rows_a.deal, rows_b.deal}
-    entry = AuditLog.objects.get()
+    (entry,) = audit_entries()
     assert entry.action == AuditLog.Action.ALL_COMPANIES
     assert entry.reason == reason
     assert entry.company is None
@@ -158,7 +158,7 @@ def test_all_companies_without_a_reason_is_refused(reason, rows_a, rows_b):
     with pytest.raises(ValueError, match="reason"), all_companies(reason=reason):
         pytest.fail("the block must not run without a reason")
 
-    assert not AuditLog.objects.exists()
+    assert not audit_entries()
     assert current_scope() is None
 
 
