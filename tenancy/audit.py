@@ -14,6 +14,7 @@ from .models import AuditLog
 logger = logging.getLogger("tenancy.audit")
 
 SUPER_ADMIN_REQUEST = "super admin request"
+PLATFORM_SIGN_IN = "platform user signs in, refreshes or signs out"
 IDENTITIES_DIFFER = "refused: a session and a bearer token of two different users"
 
 
@@ -30,7 +31,7 @@ def record_access(*, action: str, reason: str, actor=None, company_id=None, requ
         reason=reason[:300],
         actor=actor,
         company_id=company_id,
-        method=request.method[:10] if request is not None else "",
+        method=(request.method or "")[:10] if request is not None else "",
         path=request.get_full_path()[:500] if request is not None else "",
         ip_address=client_ip(request),
     )

@@ -5,14 +5,20 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+
+from .audit import PLATFORM_SIGN_IN
+from .context import acting_as
 
 COMPANY_CLAIM = "company_id"
 # One sign-in's tokens: set at sign-in, kept through every refresh, copied into each access token,
@@ -20,6 +26,47 @@ COMPANY_CLAIM = "company_id"
 FAMILY_CLAIM = "family"
 _RESULT_ATTR = "_tenant_jwt_result"
 _NOT_TRIED = object()
+
+
+class ScopedRefreshToken(RefreshToken):
+    """A refresh token good only while its issue is on record, unused, and visible in the current scope.
+
+    The token tables are under row-level security by the token's user's company, so outside that
+    user's scope a look-up finds nothing: simplejwt's own check (is it blacklisted?) would then pass a
+    used or revoked token. This check asks the opposite question, so a wrong scope refuses instead.
+    """
+
+    def check_blacklist(self):
+        jti = self.payload[jwt_settings.JTI_CLAIM]
+        if not OutstandingToken.objects.filter(jti=jti, blacklistedtoken__isnull=True).exists():
+            raise TokenError(_("Token is blacklisted"))
+
+
+def signed_claims(raw: str) -> dict:
+    """The claims of a token whose signature and expiry hold, before its scope is known."""
+    try:
+        return token_backend.decode(raw, verify=True)
+    except TokenBackendError as error:
+        raise TokenError(_("Token is invalid")) from error
+
+
+def user_of_claims(claims: dict):
+    """The user a token's claims name, or None."""
+    try:
+        return (
+            get_user_model()
+            .objects.select_related("company")
+            .filter(pk=claims.get(jwt_settings.USER_ID_CLAIM))
+            .first()
+        )
+    except (DjangoValidationError, ValueError, TypeError):
+        return None
+
+
+def update_last_login_in_own_scope(sender, user, **kwargs) -> None:
+    """Django's `update_last_login`, inside the user's own scope, the only one that may write their row."""
+    with acting_as(user, reason=PLATFORM_SIGN_IN, request=kwargs.get("request")):
+        update_last_login(sender, user)
 
 
 def company_claim_for(user) -> str | None:
@@ -43,14 +90,16 @@ def check_user_may_hold_token(user, token) -> None:
 
 def issue_tokens(user, *, family: str | None = None) -> dict:
     """A fresh refresh and access token pair for a user, carrying the user's company and token family."""
-    refresh = RefreshToken.for_user(user)
+    # The token's record may be written only in its user's scope.
+    with acting_as(user, reason=PLATFORM_SIGN_IN):
+        refresh = ScopedRefreshToken.for_user(user)
     refresh[FAMILY_CLAIM] = family or uuid.uuid4().hex
     refresh[COMPANY_CLAIM] = company_claim_for(user)
     refresh["role"] = user.role
     return token_pair(refresh)
 
 
-def token_pair(refresh: RefreshToken) -> dict:
+def token_pair(refresh: ScopedRefreshToken) -> dict:
     """The login response body for a refresh token and the access token derived from it."""
     lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
     return {
@@ -119,11 +168,7 @@ class TenantJWTAuthentication(JWTAuthentication):
         return token
 
     def get_user(self, validated_token):
-        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
-        try:
-            user = get_user_model().objects.select_related("company").filter(pk=user_id).first()
-        except (DjangoValidationError, ValueError, TypeError):
-            user = None
+        user = user_of_claims(validated_token)
         if user is None:
             raise AuthenticationFailed(_("This token's user no longer exists."), code="user_not_found")
         check_user_may_hold_token(user, validated_token)

@@ -98,6 +98,24 @@ def all_companies(*, reason: str, actor=None, request=None) -> Iterator[TenantSc
 
 
 @contextmanager
+def acting_as(user, *, reason: str, request=None) -> Iterator[TenantScope]:
+    """Act as `user` where no request scope is theirs yet: their company, or audited for a platform user."""
+    scope = current_scope()
+    if user.company_id is not None:
+        if scope is not None and scope.company_id == user.company_id:
+            yield scope
+            return
+        with company_context(user.company_id) as scope:
+            yield scope
+    else:
+        if scope is not None and scope.spans_all_companies:
+            yield scope
+            return
+        with all_companies(reason=reason, actor=user, request=request) as scope:
+            yield scope
+
+
+@contextmanager
 def no_company() -> Iterator[None]:
     """Run a block with no tenant context, so tenant queries inside it fail closed."""
     token = _scope.set(None)

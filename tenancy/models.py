@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.validators import e164
 
-from .context import NO_CONTEXT_HELP, current_scope
+from .context import NO_CONTEXT_HELP, all_companies, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
 from .managers import TenantManager, UserQuerySet, verify_same_company
 
@@ -35,6 +35,9 @@ class Company(models.Model):
         return self.name
 
 
+CREATE_SUPERUSER = "createsuperuser: a new platform super admin"
+
+
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     """Creates company users and platform super admins."""
 
@@ -52,7 +55,9 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     def create_superuser(self, email, password=None, **extra):
         """Create a platform super admin, who belongs to no company."""
         extra.update(is_staff=True, is_superuser=True, company=None, role=User.Role.OWNER)
-        return self.create_user(email, password, **extra)
+        # Only the all-companies scope may write a platform user (row-level security on `users`).
+        with all_companies(reason=CREATE_SUPERUSER):
+            return self.create_user(email, password, **extra)
 
 
 class User(AbstractBaseUser, PermissionsMixin):

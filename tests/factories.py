@@ -22,15 +22,24 @@ from tenancy.context import company_context
 from tenancy.models import Company, User
 from workflows.models import Workflow, WorkflowDelivery, WorkflowExecution
 
+from .unscoped import as_the_platform_unaudited
+
 TEST_PASSWORD = "correct-horse-battery-staple"
 
 
 class CompanyFactory(DjangoModelFactory):
+    """Creates a company as the platform does: only the all-companies scope may insert one."""
+
     class Meta:
         model = Company
 
     name = factory.Sequence(lambda n: f"Company {n}")
     slug = factory.Sequence(lambda n: f"company-{n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with as_the_platform_unaudited():
+            return super()._create(model_class, *args, **kwargs)
 
 
 class UserFactory(DjangoModelFactory):
@@ -44,6 +53,13 @@ class UserFactory(DjangoModelFactory):
     role = User.Role.MEMBER
     is_staff = True
     password = factory.django.Password(TEST_PASSWORD)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Inside its own company, as the application writes users; a platform user across all.
+        company = kwargs.get("company")
+        with company_context(company) if company is not None else as_the_platform_unaudited():
+            return super()._create(model_class, *args, **kwargs)
 
 
 class SuperAdminFactory(UserFactory):

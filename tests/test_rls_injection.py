@@ -14,16 +14,19 @@ import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from tenancy.audit import SUPER_ADMIN_REQUEST, record_access
+from tenancy.auth import ScopedRefreshToken, issue_tokens
 from tenancy.checks import check_application_role, refuse_rls_bypass, scope_seal_problems
 from tenancy.context import company_context
-from tenancy.models import AuditLog
+from tenancy.models import AuditLog, Company, User
 from tenancy.sealed_scope import EVERY_COMPANY, KEY_TABLE, SCOPE_SETTING, SEAL_TOLERANCE_SECONDS, seal
 
 from .conftest import APP_ROLE, DATABASE_OWNER
 from .factories import ContactFactory, TwilioSettingsFactory
-from .unscoped import audit_entries, unscoped
+from .unscoped import as_the_platform_unaudited, audit_entries, unscoped
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -269,3 +272,90 @@ def test_a_long_transaction_seals_its_scope_again_before_the_seal_goes_stale(
         assert contact_names() == ["Ada"]
         assert sealed == [str(company_a.pk)] * 2
     assert rls.RESEAL_AFTER_SECONDS < SEAL_TOLERANCE_SECONDS
+
+
+def test_sql_in_company_a_cannot_raise_move_or_rewrite_any_user_but_a_own(
+    company_a, company_b, user_a, user_b, super_admin
+):
+    """No super admin made, no user moved, no password of B's set: refused or no row, in A and outside."""
+    forged_user = (
+        "INSERT INTO users (id, password, email, full_name, role, phone, is_active, is_staff, "
+        "is_superuser, date_joined, company_id) VALUES "
+        "(gen_random_uuid(), 'x', %s, '', 'owner', '', true, true, %s, now(), %s)"
+    )
+    attempts = [
+        ("UPDATE users SET is_superuser = true WHERE id = %s", [user_a.pk]),
+        ("UPDATE users SET company_id = NULL, is_superuser = true WHERE id = %s", [user_a.pk]),
+        ("UPDATE users SET company_id = %s WHERE id = %s", [company_b.pk, user_a.pk]),
+        ("UPDATE users SET password = 'known', is_staff = true WHERE id = %s", [user_b.pk]),
+        ("UPDATE users SET company_id = %s WHERE id = %s", [company_a.pk, user_b.pk]),
+        ("UPDATE users SET password = 'known' WHERE id = %s", [super_admin.pk]),
+        ("DELETE FROM users WHERE id = %s", [user_b.pk]),
+        ("DELETE FROM users WHERE id = %s", [super_admin.pk]),
+        (forged_user, ["root@evil.example", True, None]),
+        (forged_user, ["spy@evil.example", False, company_b.pk]),
+        (forged_user, ["boss@evil.example", True, company_a.pk]),
+        ("UPDATE companies SET name = 'Taken', is_active = false WHERE id = %s", [company_b.pk]),
+        ("DELETE FROM companies WHERE id = %s", [company_b.pk]),
+        (
+            "INSERT INTO companies (id, name, slug, is_active, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), 'Rogue', 'rogue', true, now(), now())",
+            [],
+        ),
+    ]
+    with as_the_platform_unaudited():
+        before = {row.pk: (row.password, row.company_id, row.is_superuser) for row in User.objects.all()}
+        companies_before = sorted(Company.objects.values_list("id", "name", "is_active"))
+    for statement, params in attempts:
+        for scope in (company_context(company_a), nullcontext()):
+            with scope:
+                assert changed_rows(statement, params) in {"refused", 0}, statement
+    with as_the_platform_unaudited():
+        after = {row.pk: (row.password, row.company_id, row.is_superuser) for row in User.objects.all()}
+        assert after == before
+        assert sorted(Company.objects.values_list("id", "name", "is_active")) == companies_before
+    with company_context(company_a):
+        assert changed_rows("UPDATE users SET phone = '+14155550100' WHERE id = %s", [user_a.pk]) == 1
+
+
+def test_sql_reads_and_changes_only_its_own_companys_refresh_token_records(
+    company_a, company_b, user_a, user_b, super_admin
+):
+    """The issued refresh tokens of B and of the platform stay out of A's transaction and out of none."""
+    issue_tokens(user_a)
+    issue_tokens(user_b)
+    with as_the_platform_unaudited():
+        issue_tokens(super_admin)
+    with company_context(company_a), transaction.atomic():
+        holders = {row[0] for row in run("SELECT user_id FROM token_blacklist_outstandingtoken")}
+        assert holders == {user_a.pk}
+    with transaction.atomic():
+        assert run("SELECT token FROM token_blacklist_outstandingtoken") == []
+    with as_the_platform_unaudited():
+        b_record = OutstandingToken.objects.get(user=user_b)
+    blacklist_b = "INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at) VALUES (%s, now())"
+    for scope in (company_context(company_a), nullcontext()):
+        with scope:
+            assert changed_rows(blacklist_b, [b_record.pk]) == "refused"
+            assert (
+                changed_rows(
+                    "UPDATE token_blacklist_outstandingtoken SET user_id = %s WHERE id = %s",
+                    [user_a.pk, b_record.pk],
+                )
+                == 0
+            )
+            assert (
+                changed_rows("DELETE FROM token_blacklist_outstandingtoken WHERE id = %s", [b_record.pk]) == 0
+            )
+    with as_the_platform_unaudited():
+        assert OutstandingToken.objects.filter(user=user_b, blacklistedtoken__isnull=True).count() == 1
+
+
+def test_a_refresh_token_checked_outside_its_users_scope_is_refused_not_passed(company_b, user_a):
+    """Where its record is out of sight the token is refused: the blacklist check never fails open."""
+    raw = issue_tokens(user_a)["refresh_token"]
+    for scope in (company_context(company_b), nullcontext()):
+        with scope, pytest.raises(TokenError):
+            ScopedRefreshToken(raw)
+    with company_context(user_a.company_id):
+        assert ScopedRefreshToken(raw)["user_id"] == str(user_a.pk)

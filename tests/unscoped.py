@@ -1,6 +1,8 @@
 """How a test looks at rows as stored: row-level security shows no row outside a tenant context."""
 
-from tenancy.context import all_companies
+from contextlib import contextmanager
+
+from tenancy.context import TenantScope, _scope, all_companies
 
 REASON = "test: read the rows as stored"
 
@@ -16,13 +18,19 @@ def stored(model, pk):
         return model._base_manager.get(pk=pk)
 
 
-def audit_entries(**filters) -> list:
-    """Every audit entry as stored, oldest first, read without the look itself writing one."""
-    from tenancy.context import TenantScope, _scope  # the audited door (unscoped) would add an entry
-    from tenancy.models import AuditLog
-
+@contextmanager
+def as_the_platform_unaudited():
+    """The all-companies scope without its audit entry: a test's own set-up and looks, never the code's."""
     token = _scope.set(TenantScope(company_id=None, spans_all_companies=True, reason=REASON))
     try:
-        return list(AuditLog.objects.filter(**filters).order_by("id"))
+        yield
     finally:
         _scope.reset(token)
+
+
+def audit_entries(**filters) -> list:
+    """Every audit entry as stored, oldest first, read without the look itself writing one."""
+    from tenancy.models import AuditLog
+
+    with as_the_platform_unaudited():
+        return list(AuditLog.objects.filter(**filters).order_by("id"))

@@ -1,6 +1,6 @@
 """Sign in, refresh, sign out and the current user, over JWT bearer tokens."""
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
@@ -11,18 +11,22 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
 
+from ..audit import PLATFORM_SIGN_IN
 from ..auth import (
     FAMILY_CLAIM,
+    ScopedRefreshToken,
     TenantJWTAuthentication,
     check_user_may_hold_token,
     issue_tokens,
     revoke_access_token,
     revoke_family,
+    signed_claims,
+    user_of_claims,
 )
+from ..context import acting_as
 from ..models import Company, User
 
 
@@ -135,9 +139,16 @@ class RefreshSerializer(StrictSerializer):
     refresh_token = serializers.CharField(write_only=True, max_length=4096)
 
 
-def _refresh_token_or_401(raw: str) -> RefreshToken:
+def _refresh_token_or_401(raw: str) -> ScopedRefreshToken:
     try:
-        return RefreshToken(raw)
+        return ScopedRefreshToken(raw)
+    except TokenError as error:
+        raise AuthenticationFailed(str(error), code="token_not_valid") from error
+
+
+def _signed_claims_or_401(raw: str) -> dict:
+    try:
+        return signed_claims(raw)
     except TokenError as error:
         raise AuthenticationFailed(str(error), code="token_not_valid") from error
 
@@ -174,9 +185,11 @@ class LoginView(BearerChallengeMixin, APIView):
             for throttle in self.get_throttles():
                 throttle.record_failure(request, self)
             raise AuthenticationFailed("Email or password is incorrect.", code="invalid_credentials")
-        if jwt_settings.UPDATE_LAST_LOGIN:
-            update_last_login(None, user)
-        return Response({**issue_tokens(user), "user": MeSerializer(user).data})
+        # The user's own scope: their row and their token's record may be written only there.
+        with acting_as(user, reason=PLATFORM_SIGN_IN, request=request):
+            if jwt_settings.UPDATE_LAST_LOGIN:
+                update_last_login(None, user)
+            return Response({**issue_tokens(user), "user": MeSerializer(user).data})
 
 
 class RefreshView(BearerChallengeMixin, APIView):
@@ -191,16 +204,19 @@ class RefreshView(BearerChallengeMixin, APIView):
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        refresh = _refresh_token_or_401(serializer.validated_data["refresh_token"])
-        user = get_user_model().objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
+        raw = serializer.validated_data["refresh_token"]
+        user = user_of_claims(_signed_claims_or_401(raw))
         if user is None:
             raise AuthenticationFailed("This token's user no longer exists.", code="user_not_found")
-        check_user_may_hold_token(user, refresh)
-        # The blacklist row is unique per token: of two refreshes racing with one token, one wins.
-        _, first_use = refresh.blacklist()
-        if not first_use:
-            raise AuthenticationFailed("This refresh token was used already.", code="token_reused")
-        return Response(issue_tokens(user, family=refresh.get(FAMILY_CLAIM)))
+        # The token's record is visible only in its user's scope; the full check runs there.
+        with acting_as(user, reason=PLATFORM_SIGN_IN, request=request):
+            refresh = _refresh_token_or_401(raw)
+            check_user_may_hold_token(user, refresh)
+            # The blacklist row is unique per token: of two refreshes racing with one token, one wins.
+            _, first_use = refresh.blacklist()
+            if not first_use:
+                raise AuthenticationFailed("This refresh token was used already.", code="token_reused")
+            return Response(issue_tokens(user, family=refresh.get(FAMILY_CLAIM)))
 
 
 INVALID_REFRESH_ON_LOGOUT = (
@@ -217,20 +233,27 @@ class LogoutView(APIView):
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data["refresh_token"]
         try:
-            refresh = RefreshToken(serializer.validated_data["refresh_token"])
+            claims = signed_claims(raw)
         except TokenError:
             # A 204 here would tell the user they are signed out while their real refresh token lives on.
             return Response(
                 {"detail": INVALID_REFRESH_ON_LOGOUT},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
+        if str(claims.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
             return Response(
                 {"detail": "This refresh token belongs to another user."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        refresh.blacklist()
+        # A super admin acting inside a company signs out too: their token's record is platform-wide.
+        with acting_as(request.user, reason=PLATFORM_SIGN_IN, request=request):
+            try:
+                refresh = ScopedRefreshToken(raw)
+            except TokenError:
+                return Response({"detail": INVALID_REFRESH_ON_LOGOUT}, status=status.HTTP_400_BAD_REQUEST)
+            refresh.blacklist()
         revoke_family(refresh)
         if request.auth is not None:
             revoke_access_token(request.auth)

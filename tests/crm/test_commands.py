@@ -18,6 +18,7 @@ from tenancy.context import all_companies, company_context
 from tenancy.models import Company, TenantModel, User
 
 from ..factories import TEST_PASSWORD, ContactFactory
+from ..unscoped import audit_entries
 
 STRONG_PASSWORD = "violet-harbour-lantern-42"
 
@@ -296,3 +297,19 @@ def test_demo_phone_numbers_never_collide_across_a_thousand_companies():
     assert all(re.fullmatch(r"\+[1-9]\d{1,14}", number) for number in numbers)
     with pytest.raises(ValueError, match="not the slug of a demo company"):
         demo_company_index("initech")
+
+
+def test_createsuperuser_makes_a_platform_admin_who_signs_in(monkeypatch, company_a):
+    """createsuperuser writes the one kind of user a company's scope may never write, audited."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", TEST_PASSWORD)
+    call_command("createsuperuser", "--noinput", "--email", "ops@platform.example", stdout=StringIO())
+
+    with all_companies(reason="test: read the new super admin"):
+        admin = User.objects.get(email="ops@platform.example")
+    assert (admin.is_superuser, admin.is_staff, admin.company_id) == (True, True, None)
+    response = APIClient().post(
+        "/api/auth/login", {"email": admin.email, "password": TEST_PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["user"]["is_platform_admin"] is True
+    assert audit_entries(reason="createsuperuser: a new platform super admin")

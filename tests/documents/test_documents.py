@@ -17,6 +17,7 @@ from tenancy.context import company_context
 
 from ..conftest import bearer_client
 from ..factories import ContactFactory, DocumentFactory, DocumentSignatureFactory, FileFactory, UserFactory
+from ..unscoped import as_the_platform_unaudited
 
 SIGN_LINK = re.compile(r"(https?://\S+)/sign/([A-Za-z0-9_-]+)")
 SIGNERS = [
@@ -608,7 +609,8 @@ def staff_browser(user):
     from django.test import Client
 
     user.is_staff = True
-    user.save(update_fields=["is_staff"])
+    with as_the_platform_unaudited():
+        user.save(update_fields=["is_staff"])
     browser = Client()
     browser.force_login(user)
     return browser

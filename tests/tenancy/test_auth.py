@@ -8,11 +8,13 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from tenancy.audit import PLATFORM_SIGN_IN
 from tenancy.auth import issue_tokens
 from tenancy.models import User
 
 from ..conftest import bearer_client
 from ..factories import TEST_PASSWORD, ContactFactory, SuperAdminFactory, UserFactory
+from ..unscoped import as_the_platform_unaudited, audit_entries
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh"
@@ -141,7 +143,8 @@ def test_login_refuses_an_inactive_user(company_a):
 def test_login_refuses_a_user_of_a_deactivated_company(user_a, user_b, company_a):
     """Users of a deactivated company cannot sign in; the other company's users still can."""
     company_a.is_active = False
-    company_a.save()
+    with as_the_platform_unaudited():
+        company_a.save()
 
     refused = login(user_a.email)
     allowed = login(user_b.email)
@@ -185,7 +188,8 @@ def test_me_returns_the_user_and_company(side, company_of):
 def test_me_returns_the_phone_where_calls_ring(user_a, user_b):
     """GET /api/auth/me shows each user's own phone, and an empty one as blank."""
     user_a.phone = "+14155550111"
-    user_a.save(update_fields=["phone"])
+    with as_the_platform_unaudited():
+        user_a.save(update_fields=["phone"])
 
     mine = bearer_client(user_a).get(ME)
     theirs = bearer_client(user_b).get(ME)
@@ -259,7 +263,8 @@ def test_two_refreshes_racing_with_one_token_yield_one_new_pair(user_a):
 def test_refresh_refused_after_the_user_moved_to_another_company(user_a, company_b):
     """A refresh token issued for the user's former company is a 401."""
     old = issue_tokens(user_a)["refresh_token"]
-    User.objects.filter(pk=user_a.pk).update(company=company_b)
+    with as_the_platform_unaudited():
+        User.objects.filter(pk=user_a.pk).update(company=company_b)
 
     response = refresh(old)
 
@@ -271,7 +276,8 @@ def test_refresh_refused_for_an_inactive_user(user_a, user_b):
     """A refresh token of a user deactivated since is a 401; another user's still works."""
     refused = issue_tokens(user_a)["refresh_token"]
     allowed = issue_tokens(user_b)["refresh_token"]
-    User.objects.filter(pk=user_a.pk).update(is_active=False)
+    with as_the_platform_unaudited():
+        User.objects.filter(pk=user_a.pk).update(is_active=False)
 
     assert refresh(refused).status_code == 401
     assert "access_token" not in refresh(refused).json()
@@ -385,3 +391,35 @@ def test_logout_refuses_every_access_token_of_the_sign_in_and_no_other(user_a):
     assert response.status_code == 204
     assert [client.get(ME).status_code for client in clients] == [401, 401, 200]
     assert refresh(elsewhere["refresh_token"]).status_code == 200
+
+
+def test_a_super_admin_signs_in_refreshes_and_signs_out_each_step_audited(super_admin, company_a):
+    """A platform user's token records live across all companies: each step opens that scope, audited."""
+    signed_in = login(super_admin.email)
+    assert signed_in.status_code == 200
+    assert [entry.path for entry in audit_entries(reason=PLATFORM_SIGN_IN)] == [LOGIN]
+
+    rotated = refresh(signed_in.json()["refresh_token"])
+    assert rotated.status_code == 200
+    assert refresh(signed_in.json()["refresh_token"]).status_code == 401
+
+    tokens = rotated.json()
+    inside_a = with_bearer(tokens["access_token"])
+    signed_out = inside_a.post(
+        LOGOUT, {"refresh_token": tokens["refresh_token"]}, format="json", HTTP_X_COMPANY_ID=str(company_a.id)
+    )
+    assert signed_out.status_code == 204
+    assert refresh(tokens["refresh_token"]).status_code == 401
+    steps = [entry.path for entry in audit_entries(reason=PLATFORM_SIGN_IN)]
+    assert steps == [LOGIN, REFRESH, REFRESH, LOGOUT, REFRESH]
+
+
+def test_every_sign_in_records_the_last_login_in_the_users_own_scope(client, user_a, user_b, super_admin):
+    """The API and the admin's login form both write last_login, which only the user's scope may."""
+    assert login(user_a.email).status_code == 200
+    for user in (user_b, super_admin):
+        client.post("/admin/login/", {"username": user.email, "password": TEST_PASSWORD})
+        client.logout()
+    for user in (user_a, user_b, super_admin):
+        user.refresh_from_db()
+        assert user.last_login is not None, user.email

@@ -13,7 +13,7 @@ from documents.demo import seed_documents
 from files.demo import seed_files
 from messaging.demo import seed_messaging
 from quotes.demo import seed_quotes
-from tenancy.context import company_context
+from tenancy.context import all_companies, company_context
 from tenancy.models import Company, User
 from workflows.demo import seed_workflows
 
@@ -44,6 +44,11 @@ class Command(BaseCommand):
             raise CommandError("--companies must be at least 1 and --per-company at least 0.")
         if large_company_records is not None and large_company_records < 0:
             raise CommandError("--large-company-records must be at least 0.")
+        # Only the all-companies scope may insert companies and platform users.
+        with all_companies(reason="seed_demo: demo companies and their users"):
+            self._seed(companies, per_company, large_company_records, seed)
+
+    def _seed(self, companies, per_company, large_company_records, seed) -> None:
         started = time.monotonic()
         password_hash = make_password(DEMO_PASSWORD)
         self._ensure_super_admin(password_hash)

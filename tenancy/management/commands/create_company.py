@@ -4,6 +4,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from tenancy.context import all_companies
 from tenancy.services import create_company
 
 
@@ -24,12 +25,14 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError("Password refused: " + " ".join(error.messages)) from error
         try:
-            company, owner = create_company(
-                name=options["name"],
-                admin_email=options["admin_email"],
-                password=options["password"],
-                admin_name=options["admin_name"],
-            )
+            # Only the all-companies scope may insert a company.
+            with all_companies(reason="create_company: a new company and its owner"):
+                company, owner = create_company(
+                    name=options["name"],
+                    admin_email=options["admin_email"],
+                    password=options["password"],
+                    admin_name=options["admin_name"],
+                )
         except ValueError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"company_id={company.id}")
