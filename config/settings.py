@@ -151,12 +151,33 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "64"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+REDIS_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": os.environ.get("REDIS_URL"),
+}
+
+
+def shared_cache(table: str, max_entries: int) -> dict:
+    """Redis when configured, else a database table: state every web process must see alike."""
+    if os.environ.get("REDIS_URL"):
+        return REDIS_CACHE
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": table,
+        "OPTIONS": {"MAX_ENTRIES": max_entries},
+    }
+
+
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
-        if os.environ.get("REDIS_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    # Public-door throttles and other short-lived counts: per process without Redis, as they may be.
+    "default": REDIS_CACHE
+    if os.environ.get("REDIS_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Sign-out must hold in every worker: a per-process cache let another worker accept the token.
+    # Live revocations are never culled (expired ones go first, and far fewer are live than this).
+    "revocations": shared_cache("cache_revocations", max_entries=10_000_000),
+    # Failed sign-ins counted in one process only would let each worker grant the full allowance.
+    "sign_in_failures": shared_cache("cache_sign_in_failures", max_entries=1_000_000),
 }
 # Sessions never live in the database, where SQL on the application's connection could read their
 # keys and sign in as anyone: in the shared cache (Redis) in production, else in signed cookies,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import AuthenticationFailed
@@ -122,7 +122,7 @@ def _refuse_until_expiry(key: str, token) -> None:
     # Kept only while the token could still be used: an expired one is refused by its signature check.
     remaining = int(token["exp"] - datetime.now(tz=UTC).timestamp())
     if remaining > 0:
-        cache.set(key, True, timeout=remaining)
+        caches["revocations"].set(key, True, timeout=remaining)
 
 
 def revoke_access_token(token) -> None:
@@ -141,7 +141,7 @@ def is_revoked(token) -> bool:
     keys = [_revoked_key(token.get("jti", ""))]
     if token.get(FAMILY_CLAIM):
         keys.append(_revoked_family_key(token[FAMILY_CLAIM]))
-    return any(cache.get_many(keys).values())
+    return any(caches["revocations"].get_many(keys).values())
 
 
 class TenantJWTAuthentication(JWTAuthentication):

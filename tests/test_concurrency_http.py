@@ -118,8 +118,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(kind: str, log_path: Path, **extra_env: str) -> tuple[subprocess.Popen, str]:
-    """Start the server as the application role with production settings; wait until it answers."""
+def start_server(
+    kind: str, log_path: Path, *, command=None, **extra_env: str
+) -> tuple[subprocess.Popen, str]:
+    """Start the server as the application role with production settings; wait until it answers.
+
+    `command` (port -> arguments) replaces the kind's own command line, for another server layout.
+    """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "DATABASE_URL"}}
     env.update(
@@ -135,7 +140,7 @@ def start_server(kind: str, log_path: Path, **extra_env: str) -> tuple[subproces
     )
     with log_path.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603 (a fixed command on loopback)
-            [sys.executable, *SERVERS[kind](port)],
+            [sys.executable, *(command or SERVERS[kind])(port)],
             cwd=ROOT,
             env=env,
             stdout=log,

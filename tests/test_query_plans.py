@@ -37,30 +37,31 @@ from .factories import EmailCampaignFactory
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 PAGE_SIZES = (1, 10, 50)
-# Queries of one GET of each list, whatever the page size: the signed-in user, then the list's own.
+# Queries of one GET of each list, whatever the page size: the token's revocation (a database table
+# without Redis, as here), the signed-in user, then the list's own.
 QUERIES = {
-    "accounts": 3,
-    "contacts": 3,
-    "deals": 3,
-    "twilio-settings": 3,
-    "sms/phone-numbers": 3,
-    "sms/messages": 3,
-    "sms/conversations": 4,
-    "sms/conversations/{key}/messages": 4,
-    "emails": 3,
-    "email-templates": 3,
-    "email-campaigns": 3,
-    "email-campaigns/{key}/preview-recipients": 4,
-    "email-campaigns/{key}/recipients": 4,
-    "notifications": 3,
-    "calls": 3,
-    "folders": 3,
-    "files": 3,
-    "documents": 4,
-    "quotes": 5,
-    "workflows": 3,
-    "workflows/{key}/executions": 4,
-    "audit-log": 3,
+    "accounts": 4,
+    "contacts": 4,
+    "deals": 4,
+    "twilio-settings": 4,
+    "sms/phone-numbers": 4,
+    "sms/messages": 4,
+    "sms/conversations": 5,
+    "sms/conversations/{key}/messages": 5,
+    "emails": 4,
+    "email-templates": 4,
+    "email-campaigns": 4,
+    "email-campaigns/{key}/preview-recipients": 5,
+    "email-campaigns/{key}/recipients": 5,
+    "notifications": 4,
+    "calls": 4,
+    "folders": 4,
+    "files": 4,
+    "documents": 5,
+    "quotes": 6,
+    "workflows": 4,
+    "workflows/{key}/executions": 5,
+    "audit-log": 4,
 }
 # Lists whose page may be sorted after an index led by company_id has read the company's rows, and why.
 SORTED_AFTER_READING = {
@@ -70,6 +71,9 @@ SORTED_AFTER_READING = {
     "email-campaigns/{key}/preview-recipients": "one row per address: contacts are grouped by address first",
     "workflows": "a company keeps a handful of workflows",
 }
+# Lists of one parent row's children, whose rows the planner may equally read through the parent's own
+# key index: the parent belongs to the one company, so that index reads only that company's rows.
+READ_BY_PARENT_KEY = {"sms/conversations/{key}/messages": "contact_id"}
 # Lists that hold a single row in the seeded company, so page sizes cannot tell an N+1 apart.
 SINGLE_ROW = {"twilio-settings": "one row per company"}
 
@@ -111,7 +115,7 @@ def forced_plan(sql: str) -> dict:
     return plan
 
 
-def plan_problems(plan: dict, table: str, *, sorted_ok: bool) -> list[str]:
+def plan_problems(plan: dict, table: str, *, sorted_ok: bool, parent_key: str | None = None) -> list[str]:
     """What is wrong with how plan reads table: a sequential scan, an index not led by company_id, a sort."""
     problems = []
     indexes = []
@@ -130,7 +134,7 @@ def plan_problems(plan: dict, table: str, *, sorted_ok: bool) -> list[str]:
     problems += [
         f"reads {table} through {index}, which does not lead with company_id"
         for index in indexes
-        if index_leading_column(index) != "company_id"
+        if index_leading_column(index) not in {"company_id", parent_key}
     ]
     return problems
 
@@ -164,9 +168,12 @@ def test_every_list_reads_its_page_through_an_index_leading_with_company_id(list
         table = main_table(page)
         counts = [sql for sql in tenant_statements(queries) if re.match(r"SELECT COUNT\(\*\)", sql)]
         with company_context(owner.company_id):
-            found = plan_problems(forced_plan(page), table, sorted_ok=name in SORTED_AFTER_READING)
+            parent_key = READ_BY_PARENT_KEY.get(name)
+            found = plan_problems(
+                forced_plan(page), table, sorted_ok=name in SORTED_AFTER_READING, parent_key=parent_key
+            )
             for count in counts:
-                found += plan_problems(forced_plan(count), table, sorted_ok=True)
+                found += plan_problems(forced_plan(count), table, sorted_ok=True, parent_key=parent_key)
         if found:
             problems[name] = found
 

@@ -1,7 +1,10 @@
 """Sign in, refresh, sign out and the current user, over JWT bearer tokens."""
 
+import hashlib
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
+from django.core.cache import caches
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -39,6 +42,8 @@ class LoginFailureThrottle(SimpleRateThrottle):
     """
 
     scope = "login"
+    # Shared by every server process (Redis, else a database table), so workers do not each allow the rate.
+    cache = caches["sign_in_failures"]
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -59,19 +64,24 @@ def _signing_in_email(request) -> str:
     return str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
 
 
+def _failure_key(throttle, scope: str, *parts: str) -> str:
+    """A fixed-length cache key: no e-mail or forwarded-address text of any length reaches the cache."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return throttle.cache_format % {"scope": scope, "ident": digest}
+
+
 class LoginByAddressThrottle(LoginFailureThrottle):
     """Failures from one client address, whatever the account (one guesser trying many accounts)."""
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "login-ip", "ident": self.get_ident(request)}
+        return _failure_key(self, "login-ip", self.get_ident(request))
 
 
 class LoginByAccountAndAddressThrottle(LoginFailureThrottle):
     """Failures on one account from one address: guessing stays slow, and only there."""
 
     def get_cache_key(self, request, view):
-        ident = f"{_signing_in_email(request) or '-'}|{self.get_ident(request)}"
-        return self.cache_format % {"scope": "login-account-ip", "ident": ident}
+        return _failure_key(self, "login-account-ip", _signing_in_email(request), self.get_ident(request))
 
 
 class LoginByAccountThrottle(LoginFailureThrottle):
@@ -84,7 +94,7 @@ class LoginByAccountThrottle(LoginFailureThrottle):
     scope = "login_account"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "login-account", "ident": _signing_in_email(request) or "-"}
+        return _failure_key(self, "login-account", _signing_in_email(request))
 
 
 # What /api/auth/me calls a platform super admin's role: their stored "owner" is no company's role.
