@@ -5,10 +5,13 @@ from django.db import models
 
 from messaging.models import Direction, PhoneNumber
 from tenancy.models import TenantModel
+from tenancy.roles import RECORDS
 
 
 class Call(TenantModel):
     """One inbound or outbound call of a company number."""
+
+    role_rule = RECORDS
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -8,10 +8,13 @@ from django.db import models
 
 from core.validators import currency_code, e164
 from tenancy.models import TenantModel
+from tenancy.roles import RECORDS
 
 
 class Account(TenantModel):
     """A customer organisation that the company sells to."""
+
+    role_rule = RECORDS
 
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=200, blank=True)
@@ -33,6 +36,8 @@ class Account(TenantModel):
 
 class Contact(TenantModel):
     """A person at a customer organisation."""
+
+    role_rule = RECORDS
 
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
@@ -68,6 +73,8 @@ class Contact(TenantModel):
 
 class Deal(TenantModel):
     """A sales opportunity moving through the pipeline."""
+
+    role_rule = RECORDS
 
     class Stage(models.TextChoices):
         LEAD = "lead", "Lead"

@@ -82,3 +82,6 @@ class DocumentSignatureAdmin(TenantModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail of a signature outlives whoever would tidy it

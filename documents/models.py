@@ -4,12 +4,15 @@ from django.conf import settings
 from django.db import models
 
 from tenancy.models import TenantModel
+from tenancy.roles import RECORDS
 
 USER = settings.AUTH_USER_MODEL
 
 
 class Document(TenantModel):
     """A file sent to a contact or deal, optionally for signature by one or more signers in order."""
+
+    role_rule = RECORDS
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -50,6 +53,8 @@ class Document(TenantModel):
 
 class DocumentSignature(TenantModel):
     """One signer's request: an unguessable, expiring, single-use link that grants this one signature."""
+
+    role_rule = RECORDS
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for earlier signers"

@@ -292,6 +292,8 @@ class FileViewSet(TenantViewSet):
     """Files: multipart upload, rename and move, download, and signed download links."""
 
     model = File
+    # A signed, expiring link shares what the whole company may already read.
+    read_actions = frozenset({"link"})
     serializer_class = FileSerializer
     filterset_class = FileFilter
     search_fields = ["name"]

@@ -4,10 +4,13 @@ from django.conf import settings
 from django.db import models
 
 from tenancy.models import TenantModel
+from tenancy.roles import RECORDS
 
 
 class Folder(TenantModel):
     """A folder in the company's tree; names are unique within a parent."""
+
+    role_rule = RECORDS
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -41,6 +44,8 @@ class Folder(TenantModel):
 
 class File(TenantModel):
     """An uploaded file: its sanitized name, sniffed type, size and SHA-256."""
+
+    role_rule = RECORDS
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -11,13 +11,17 @@ from core.encryption import EncryptedTextField
 from core.validators import e164
 from tenancy.managers import TenantManager
 from tenancy.models import TenantModel
+from tenancy.roles import COMPANY_SETTINGS, PERSONAL, RECORDS
 
 account_sid = RegexValidator(r"^AC[0-9a-fA-F]{32}$", "A Twilio account SID is AC followed by 32 hex digits.")
+
 USER = settings.AUTH_USER_MODEL
 
 
 class TwilioSettings(TenantModel):
     """A company's own Twilio account; the auth token is encrypted at rest and never returned."""
+
+    role_rule = COMPANY_SETTINGS
 
     account_sid = models.CharField(max_length=34, validators=[account_sid])
     auth_token = EncryptedTextField()
@@ -47,6 +51,8 @@ class TwilioSettings(TenantModel):
 
 class PhoneNumber(TenantModel):
     """A number the company owns at Twilio; calls and texts to it belong to the company."""
+
+    role_rule = COMPANY_SETTINGS
 
     number = models.CharField(max_length=16, validators=[e164])
     friendly_name = models.CharField(max_length=100, blank=True)
@@ -115,6 +121,8 @@ class Direction(models.TextChoices):
 class SmsMessage(TenantModel):
     """One text message to or from a company number."""
 
+    role_rule = RECORDS
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
@@ -159,6 +167,8 @@ class SmsMessage(TenantModel):
 class EmailTemplate(TenantModel):
     """A reusable e-mail with merge fields such as {{ contact.first_name }}."""
 
+    role_rule = RECORDS
+
     user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200)
     subject = models.CharField(max_length=300)
@@ -182,6 +192,8 @@ class EmailTemplate(TenantModel):
 
 class EmailCampaign(TenantModel):
     """A template sent to the contacts a filter selects, now or at a scheduled time."""
+
+    role_rule = COMPANY_SETTINGS
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -214,6 +226,8 @@ class EmailCampaign(TenantModel):
 
 class Email(TenantModel):
     """One e-mail to one recipient: composed by a user, or one recipient of a campaign."""
+
+    role_rule = RECORDS
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -267,6 +281,8 @@ class Email(TenantModel):
 
 class Notification(TenantModel):
     """Something a user should look at: an inbound text, a missed call, a failed send."""
+
+    role_rule = PERSONAL
 
     class Kind(models.TextChoices):
         SMS_RECEIVED = "sms_received", "SMS received"

@@ -8,6 +8,7 @@ from django.db import models
 
 from core.validators import currency_code
 from tenancy.models import TenantModel
+from tenancy.roles import RECORDS
 
 USER = settings.AUTH_USER_MODEL
 ZERO = Decimal("0.00")
@@ -18,6 +19,8 @@ AMOUNT_DIGITS = 26
 
 class Quote(TenantModel):
     """A priced offer to a customer, numbered per company."""
+
+    role_rule = RECORDS
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -71,6 +74,8 @@ class Quote(TenantModel):
 
 class QuoteLineItem(TenantModel):
     """One priced line: quantity times unit price, less a discount, plus tax."""
+
+    role_rule = RECORDS
 
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="line_items")
     position = models.PositiveSmallIntegerField(default=0)

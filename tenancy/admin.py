@@ -10,6 +10,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from .admin_site import refuse_foreign_context
 from .context import company_context, current_scope, require_company_id
 from .models import AuditLog, Company, User
+from .roles import Access, rule_of
 from .scoping import scoped_choices
 
 
@@ -137,36 +138,28 @@ class TenantModelAdmin(admin.ModelAdmin):
             return False
         return user.is_platform_admin or user.company_id is not None
 
+    def _rule_allows(self, request, access: Access, obj=None) -> bool:
+        # The model's role rule, the very one its API follows (tenancy.roles).
+        return self._is_member_staff(request) and rule_of(self.model).allows(request.user, access, obj)
+
     def has_module_permission(self, request):
-        return self._is_member_staff(request)
+        return self._rule_allows(request, Access.READ)
 
     def has_view_permission(self, request, obj=None):
-        return self._is_member_staff(request)
+        return self._rule_allows(request, Access.READ, obj)
 
     def has_add_permission(self, request):
-        return self._is_member_staff(request)
+        return self._rule_allows(request, Access.CREATE)
 
     def has_change_permission(self, request, obj=None):
-        return self._is_member_staff(request)
+        return self._rule_allows(request, Access.CHANGE, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._is_member_staff(request) and request.user.can_manage_company
+        return self._rule_allows(request, Access.DELETE, obj)
 
 
 class ManagedSettingsAdmin(TenantModelAdmin):
-    """Company settings: every staff member may look; only owners, admins and super admins change them."""
-
-    def _manages(self, request) -> bool:
-        return self._is_member_staff(request) and request.user.can_manage_company
-
-    def has_add_permission(self, request):
-        return self._manages(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._manages(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._manages(request)
+    """Company settings: every staff member may look; the model's rule leaves changes to managers."""
 
 
 class ServiceRecordAdmin(TenantModelAdmin):
@@ -349,7 +342,10 @@ class AuditLogAdmin(admin.ModelAdmin):
     def _may_read(self, request) -> bool:
         user = request.user
         return _is_platform_admin(request) or (
-            user.is_active and user.is_staff and user.company_id is not None and user.can_manage_company
+            user.is_active
+            and user.is_staff
+            and user.company_id is not None
+            and rule_of(AuditLog).allows(user, Access.READ)
         )
 
     def has_module_permission(self, request):

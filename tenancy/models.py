@@ -14,6 +14,7 @@ from core.validators import e164
 from .context import NO_CONTEXT_HELP, all_companies, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
 from .managers import TenantManager, UserQuerySet, verify_same_company
+from .roles import MANAGERS_ONLY
 
 
 class Company(models.Model):
@@ -128,6 +129,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class AuditLog(models.Model):
     """One access beyond a single company's own scope: super admin support or a platform job."""
+
+    role_rule = MANAGERS_ONLY
 
     class Action(models.TextChoices):
         ALL_COMPANIES = "all_companies", "Read across all companies"

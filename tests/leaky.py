@@ -4,9 +4,9 @@ Never import these outside tests/test_isolation_matrix.py.
 """
 
 from django.db import connection
-from rest_framework import serializers
+from rest_framework import permissions, serializers
 
-from crm.api import ContactSerializer, ContactViewSet
+from crm.api import ContactSerializer, ContactViewSet, DealViewSet
 from crm.models import Account, Contact
 from tenancy.context import require_company_id
 from tenancy.rls import set_scope
@@ -92,7 +92,14 @@ class ForeignPatchViewSet(PastRowLevelSecurity, ContactViewSet):
         Contact._base_manager.filter(pk=serializer.instance.pk).update(**serializer.validated_data)
 
 
+class NoRoleRuleDealViewSet(DealViewSet):
+    """Only asks that the caller be signed in: a member changes and deletes a colleague's deal."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+
 LEAKY_ROUTES = [
+    ("no-role-rule", NoRoleRuleDealViewSet),
     ("every-company-list", EveryCompanyListViewSet),
     ("every-company-account", EveryCompanyAccountViewSet),
     ("unguarded-save", UnguardedSaveViewSet),

@@ -5,12 +5,15 @@ from django.db import models
 
 from core.encryption import EncryptedTextField
 from tenancy.models import TenantModel
+from tenancy.roles import COMPANY_SETTINGS
 
 USER = settings.AUTH_USER_MODEL
 
 
 class Workflow(TenantModel):
     """An automation of one company: when its trigger fires and its conditions hold, run its actions."""
+
+    role_rule = COMPANY_SETTINGS
 
     class Trigger(models.TextChoices):
         RECORD_CREATED = "record_created", "A record is created"
@@ -73,6 +76,8 @@ class StepStatus(models.TextChoices):
 class WorkflowExecution(TenantModel):
     """One run of a workflow: what triggered it, each step's outcome, and how it ended."""
 
+    role_rule = COMPANY_SETTINGS
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
@@ -130,6 +135,8 @@ class WorkflowDelivery(TenantModel):
     Its own table rather than the execution's dedupe key: a delivery whose conditions did not hold
     starts no execution, yet replaying it must be refused too.
     """
+
+    role_rule = COMPANY_SETTINGS
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")
     delivery_id = models.CharField(max_length=100)

@@ -14,7 +14,6 @@ from tenancy.context import require_company_id
 from ..models import PhoneNumber
 from ..services import phone_numbers as services
 from ..throttles import registration_wait
-from .permissions import CompanyManagersWrite
 
 User = get_user_model()
 
@@ -149,7 +148,6 @@ class PhoneNumberViewSet(TenantViewSet):
 
     model = PhoneNumber
     serializer_class = PhoneNumberSerializer
-    permission_classes = [CompanyManagersWrite]
     filterset_class = PhoneNumberFilter
     # friendly_name first: the isolation matrix searches on the first text field and gives the
     # other company's row the same value, which a number (unique platform-wide) cannot have.

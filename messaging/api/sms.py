@@ -9,7 +9,7 @@ from django.db.models import Q
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -24,7 +24,14 @@ from core.api.filters import (
 from core.text import UUID
 from core.validators import e164
 from crm.models import Contact
-from tenancy.api import SingleCompanyWritesMixin, TenantModelSerializer, TenantRelatedField, TenantViewSet
+from tenancy.api import (
+    FollowsRoleRule,
+    RoleRuleMixin,
+    SingleCompanyWritesMixin,
+    TenantModelSerializer,
+    TenantRelatedField,
+    TenantViewSet,
+)
 
 from ..models import Direction, SmsMessage
 from ..services import sms
@@ -264,14 +271,17 @@ KEY_PARAMETER = OpenApiParameter(
         summary="One conversation's counts and latest message", parameters=[KEY_PARAMETER]
     ),
 )
-class SmsConversationViewSet(SingleCompanyWritesMixin, viewsets.GenericViewSet):
+class SmsConversationViewSet(RoleRuleMixin, SingleCompanyWritesMixin, viewsets.GenericViewSet):
     """Text conversations, one per contact (or per remote number when no contact is linked).
 
     Not a model viewset: every read goes through the SmsMessage and Contact tenant managers, so a
     company sees only its own conversations (tests/messaging/test_sms.py checks it for two companies).
     """
 
-    permission_classes = [permissions.IsAuthenticated]
+    model = SmsMessage
+    permission_classes = [FollowsRoleRule]
+    # Marking a thread read changes no text: whoever may read the thread may.
+    read_actions = frozenset({"read"})
     serializer_class = SmsConversationSerializer
     filter_backends: list = []
     lookup_field = "key"

@@ -65,6 +65,8 @@ class EmailTemplateViewSet(TenantViewSet):
     """E-mail templates with merge fields, rendered safely."""
 
     model = EmailTemplate
+    # A preview renders the template for a contact and changes nothing.
+    read_actions = frozenset({"preview"})
     serializer_class = EmailTemplateSerializer
     search_fields = ["name", "subject"]
     ordering_fields = ["name", "created_at", "updated_at"]

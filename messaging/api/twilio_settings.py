@@ -10,7 +10,6 @@ from tenancy.api import TenantModelSerializer, TenantViewSet
 
 from ..models import TwilioSettings
 from ..services import twilio_settings as services
-from .permissions import CompanyManagersWrite
 
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 TEST_FIELDS = ["last_tested_at", "last_test_ok", "last_test_error"]
@@ -68,7 +67,6 @@ class TwilioSettingsViewSet(TenantViewSet):
 
     model = TwilioSettings
     serializer_class = TwilioSettingsSerializer
-    permission_classes = [CompanyManagersWrite]
     ordering_fields = ["created_at", "updated_at"]
     ordering = ["-created_at"]
 

@@ -2,6 +2,8 @@
 
 from .base import (
     CurrentUserOnCreate,
+    FollowsRoleRule,
+    RoleRuleMixin,
     SingleCompanyWritesMixin,
     TenantModelSerializer,
     TenantRelatedField,
@@ -11,6 +13,8 @@ from .base import (
 
 __all__ = [
     "CurrentUserOnCreate",
+    "FollowsRoleRule",
+    "RoleRuleMixin",
     "SingleCompanyWritesMixin",
     "TenantModelSerializer",
     "TenantRelatedField",

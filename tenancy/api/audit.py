@@ -1,22 +1,14 @@
 """The audit log through the API: a company's owners and admins read the entries about their company."""
 
 import django_filters
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 
-from core.api.filters import IsoDateTimeFilter
+from core.api.filters import IsoDateTimeFilter, StrictDjangoFilterBackend, StrictOrderingFilter
 from core.api.strict import StrictJsonTypesMixin
 
 from ..context import current_scope
 from ..models import AuditLog
-
-
-class CompanyManagersOnly(permissions.IsAuthenticated):
-    """Only the company's owners and admins (and platform super admins)."""
-
-    message = "Only the company's owners and admins may read the audit log."
-
-    def has_permission(self, request, view):
-        return super().has_permission(request, view) and request.user.can_manage_company
+from .base import FollowsRoleRule, RoleRuleMixin
 
 
 class AuditLogSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
@@ -38,14 +30,19 @@ class AuditLogFilter(django_filters.FilterSet):
         fields = ["action"]
 
 
-class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(RoleRuleMixin, viewsets.ReadOnlyModelViewSet):
     """Who from outside the company acted inside it, newest first; read-only for everyone."""
 
     serializer_class = AuditLogSerializer
     # An entry's id is a bigint: longer digit strings are no entry (a 404), never a database error.
     lookup_value_regex = "[0-9]{1,18}"
-    permission_classes = [CompanyManagersOnly]
+    model = AuditLog
+    permission_classes = [FollowsRoleRule]
     filterset_class = AuditLogFilter
+    # No free-text search over what outsiders did; a page sorted by time, either way.
+    filter_backends = [StrictDjangoFilterBackend, StrictOrderingFilter]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
         entries = AuditLog.objects.select_related("actor").order_by("-created_at", "-id")

@@ -14,6 +14,7 @@ from core.api.strict import OPTIONAL_FORMATTED_FIELDS, StrictJsonTypesMixin
 
 from ..context import current_scope
 from ..exceptions import CrossTenantWrite, NoTenantContext
+from ..roles import Access, RoleRule, rule_of
 from ..scoping import scoped_choices
 
 logger = logging.getLogger("tenancy")
@@ -88,7 +89,50 @@ class SingleCompanyWritesMixin:
             raise BadRequest("Super admins write inside one company: send the X-Company-ID header.")
 
 
-class TenantViewSet(SingleCompanyWritesMixin, viewsets.ModelViewSet):
+class FollowsRoleRule(permissions.IsAuthenticated):
+    """Refuses what the model's role rule (tenancy.roles) does not allow the user's role, with 403."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        return self._allows(request, view, None)
+
+    def has_object_permission(self, request, view, obj):
+        return self._allows(request, view, obj)
+
+    def _allows(self, request, view, record) -> bool:
+        rule, access = view.role_rule(), view.access_of_request()
+        if rule.allows(request.user, access, record):
+            return True
+        self.message = (
+            f"Only {rule.who(access).value} may {access.value} this {view.model._meta.verbose_name}."
+        )
+        return False
+
+
+class RoleRuleMixin:
+    """What a request asks of the model's role rule: read, create, change or delete.
+
+    `read_actions` names the extra actions that only look (a POST that previews, say); any other
+    non-safe extra action on a list is a create, and on a record a change.
+    """
+
+    read_actions: frozenset[str] = frozenset()
+
+    def role_rule(self) -> RoleRule:
+        return rule_of(self.model)
+
+    def access_of_request(self) -> Access:
+        if self.request.method in permissions.SAFE_METHODS or self.action in self.read_actions:
+            return Access.READ
+        if self.request.method == "DELETE":
+            return Access.DELETE
+        if not self.detail and self.request.method == "POST":
+            return Access.CREATE
+        return Access.CHANGE
+
+
+class TenantViewSet(RoleRuleMixin, SingleCompanyWritesMixin, viewsets.ModelViewSet):
     """Base of every tenant viewset: scoped queries, company set by the server, soft delete, 404s.
 
     Subclasses set `model` and may narrow the scoped queryset in `safely_get_queryset`. A view
@@ -97,7 +141,7 @@ class TenantViewSet(SingleCompanyWritesMixin, viewsets.ModelViewSet):
     """
 
     model = None
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [FollowsRoleRule]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -451,7 +451,7 @@ def test_a_full_update_by_a_colleague_keeps_the_owner(company_a, user_a):
     """PUT without an owner leaves the stored owner, instead of handing the deal to the editor."""
     from ..conftest import bearer_client
 
-    colleague = UserFactory(company=company_a)
+    colleague = UserFactory(company=company_a, role="admin")  # a member may not edit another's deal
     created = bearer_client(user_a).post("/api/deals", {"name": "Mine"}, format="json").json()
 
     response = bearer_client(colleague).put(
