@@ -64,9 +64,9 @@ def _signing_in_email(request) -> str:
     return str(request.data.get("email", "")).strip().lower() if hasattr(request.data, "get") else ""
 
 
-def _failure_key(throttle, scope: str, *parts: str) -> str:
+def _failure_key(throttle, scope: str, *parts: str | None) -> str:
     """A fixed-length cache key: no e-mail or forwarded-address text of any length reaches the cache."""
-    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()
     return throttle.cache_format % {"scope": scope, "ident": digest}
 
 

@@ -423,3 +423,11 @@ def test_every_sign_in_records_the_last_login_in_the_users_own_scope(client, use
     for user in (user_a, user_b, super_admin):
         user.refresh_from_db()
         assert user.last_login is not None, user.email
+
+
+def test_a_wrong_password_without_a_client_address_is_a_401_not_a_500(user_a):
+    """A server behind a socket may see no client address: the failure is still counted and refused."""
+    response = login(user_a.email, "wrong-password", address=None)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": WRONG_CREDENTIALS}
