@@ -234,6 +234,11 @@ INVALID_REFRESH_ON_LOGOUT = (
 )
 
 
+def _invalid_refresh_on_logout() -> Response:
+    # A 204 here would tell the user they are signed out while their real refresh token lives on.
+    return Response({"detail": INVALID_REFRESH_ON_LOGOUT}, status=status.HTTP_400_BAD_REQUEST)
+
+
 class LogoutView(APIView):
     """Sign out: the refresh token is blacklisted and the access token refused until it expires."""
 
@@ -247,11 +252,7 @@ class LogoutView(APIView):
         try:
             claims = signed_claims(raw)
         except TokenError:
-            # A 204 here would tell the user they are signed out while their real refresh token lives on.
-            return Response(
-                {"detail": INVALID_REFRESH_ON_LOGOUT},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return _invalid_refresh_on_logout()
         if str(claims.get(jwt_settings.USER_ID_CLAIM)) != str(request.user.pk):
             return Response(
                 {"detail": "This refresh token belongs to another user."},
@@ -262,7 +263,7 @@ class LogoutView(APIView):
             try:
                 refresh = ScopedRefreshToken(raw)
             except TokenError:
-                return Response({"detail": INVALID_REFRESH_ON_LOGOUT}, status=status.HTTP_400_BAD_REQUEST)
+                return _invalid_refresh_on_logout()
             refresh.blacklist()
         revoke_family(refresh)
         if request.auth is not None:
