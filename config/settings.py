@@ -34,6 +34,8 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rst
 
 INSTALLED_APPS = [
     "tenancy.admin_site.TenantAdminConfig",
+    # Before django.contrib.auth, so that its createsuperuser (in the all-companies scope) is the one run.
+    "tenancy",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,7 +47,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "core",
-    "tenancy",
     "crm",
     "calls",
     "messaging",
@@ -115,6 +116,8 @@ TENANCY_SCOPE_KEY = os.environ.get("TENANCY_SCOPE_KEY", "")
 TENANCY_ALLOW_RLS_BYPASS = env_bool("TENANCY_ALLOW_RLS_BYPASS", False)
 
 AUTH_USER_MODEL = "tenancy.User"
+# Finds the user of a password or a session cookie before any company is known (row-level security).
+AUTHENTICATION_BACKENDS = ["tenancy.identity.TenantModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

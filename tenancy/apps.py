@@ -18,8 +18,10 @@ class TenancyConfig(AppConfig):
 
         connect_signals()
         # Outside the user's scope the row-level security of `users` would skip the write silently.
+        # Django's receiver has this dispatch_uid: taking it first means django.contrib.auth's
+        # ready(), which runs after this app's, connects nothing of its own.
         user_logged_in.disconnect(dispatch_uid="update_last_login")
-        user_logged_in.connect(update_last_login_in_own_scope, dispatch_uid="tenancy_update_last_login")
+        user_logged_in.connect(update_last_login_in_own_scope, dispatch_uid="update_last_login")
         # The outbox sweep is a platform job: it reads every company's queued sends, audited by reason,
         # and queues each under its own company.
         outbox.install_reader(lambda reason: all_companies(reason=reason), routing_fields=("company_id",))

@@ -30,6 +30,7 @@ def record_access(*, action: str, reason: str, actor=None, company_id=None, requ
         action=action,
         reason=reason[:300],
         actor=actor,
+        actor_email=actor.email if actor is not None else "",
         company_id=company_id,
         method=(request.method or "")[:10] if request is not None else "",
         path=request.get_full_path()[:500] if request is not None else "",
@@ -43,5 +44,9 @@ def record_access(*, action: str, reason: str, actor=None, company_id=None, requ
     with company_context(company_id) if company_id is not None else nullcontext():
         AuditLog._base_manager._insert([entry], fields=fields, returning_fields=None, using="default")
     logger.info(
-        "cross-company access: %s by %s (company %s): %s", action, actor or "platform", company_id, reason
+        "cross-company access: %s by %s (company %s): %s",
+        action,
+        entry.actor_email or "platform",
+        company_id,
+        reason,
     )

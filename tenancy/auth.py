@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from .audit import PLATFORM_SIGN_IN
 from .context import acting_as
+from .identity import user_before_scope
 
 COMPANY_CLAIM = "company_id"
 # One sign-in's tokens: set at sign-in, kept through every refresh, copied into each access token,
@@ -53,12 +53,7 @@ def signed_claims(raw: str) -> dict:
 def user_of_claims(claims: dict):
     """The user a token's claims name, or None."""
     try:
-        return (
-            get_user_model()
-            .objects.select_related("company")
-            .filter(pk=claims.get(jwt_settings.USER_ID_CLAIM))
-            .first()
-        )
+        return user_before_scope(pk=claims.get(jwt_settings.USER_ID_CLAIM))
     except (DjangoValidationError, ValueError, TypeError):
         return None
 

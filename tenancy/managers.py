@@ -131,7 +131,50 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         return queryset.filter(**conditions) if conditions else queryset
 
 
-class UserQuerySet(models.QuerySet):
+class ReadsInScopeQuerySet(models.QuerySet):
+    """Users or companies: a query run with no tenant context is refused, as tenant managers do.
+
+    Row-level security shows these rows only inside a scope, so a read without one would find nothing
+    and look like a missing row; an error says what is wrong. Querysets may still be built anywhere
+    (form fields are, at import); they are checked when they run. Look-ups before any company is known
+    (signing in) go through tenancy.identity.
+    """
+
+    def _require_scope(self) -> None:
+        if current_scope() is None:
+            raise NoTenantContext(f"Query on {self.model.__name__} refused. {NO_CONTEXT_HELP}")
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._require_scope()
+        super()._fetch_all()
+
+    def iterator(self, *args, **kwargs):
+        self._require_scope()
+        return super().iterator(*args, **kwargs)
+
+    def count(self):
+        self._require_scope()
+        return super().count()
+
+    def exists(self):
+        self._require_scope()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._require_scope()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._require_scope()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._require_scope()
+        return super().delete()
+
+
+class UserQuerySet(ReadsInScopeQuerySet):
     """Users, unscoped by default (signing in finds one before any company is known), scoped on request."""
 
     def in_current_company(self):

@@ -127,7 +127,10 @@ def scope_for_request(request, user) -> AbstractContextManager:
     if user.is_platform_admin:
         if wanted is None:
             return all_companies(reason=SUPER_ADMIN_REQUEST, actor=user, request=request)
-        if not Company.objects.filter(pk=wanted).exists():
+        # Row-level security shows a company's row inside its own scope alone.
+        with company_context(wanted):
+            exists = Company.objects.filter(pk=wanted).exists()
+        if not exists:
             raise CompanyHeaderRefused("X-Company-ID names no existing company.", 400)
         record_access(
             action=AuditLog.Action.COMPANY_ACCESS,

@@ -3,6 +3,7 @@
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,9 +12,9 @@ from django.utils import timezone
 
 from core.validators import e164
 
-from .context import NO_CONTEXT_HELP, all_companies, current_scope
+from .context import NO_CONTEXT_HELP, acting_as, all_companies, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
-from .managers import TenantManager, UserQuerySet, verify_same_company
+from .managers import ReadsInScopeQuerySet, TenantManager, UserQuerySet, verify_same_company
 from .roles import MANAGERS_ONLY
 
 
@@ -27,6 +28,8 @@ class Company(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ReadsInScopeQuerySet.as_manager()
+
     class Meta:
         db_table = "companies"
         ordering = ["name"]
@@ -37,6 +40,7 @@ class Company(models.Model):
 
 
 CREATE_SUPERUSER = "createsuperuser: a new platform super admin"
+REHASH_AT_SIGN_IN = "sign-in: a platform user's password hash upgraded"
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
@@ -57,6 +61,9 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         """Create a platform super admin, who belongs to no company."""
         extra.update(is_staff=True, is_superuser=True, company=None, role=User.Role.OWNER)
         # Only the all-companies scope may write a platform user (row-level security on `users`).
+        scope = current_scope()
+        if scope is not None and scope.spans_all_companies:
+            return self.create_user(email, password, **extra)
         with all_companies(reason=CREATE_SUPERUSER):
             return self.create_user(email, password, **extra)
 
@@ -116,6 +123,29 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
+    def validate_unique(self, exclude=None):
+        super().validate_unique(exclude=exclude)
+        # A company's scope shows only its own users, so Django's check misses another company's.
+        from .identity import email_taken  # cycle: tenancy.identity reads this model
+
+        if (
+            (exclude is None or "email" not in exclude)
+            and self.email
+            and email_taken(self.email, except_user_id=self.pk)
+        ):
+            raise ValidationError({"email": "A user with this email address already exists."})
+
+    def check_password(self, raw_password) -> bool:
+        """Django's check; a hash upgraded to the current hasher is saved in the user's own scope."""
+
+        def save_upgraded(raw):
+            self.set_password(raw)
+            self._password = None
+            with acting_as(self, reason=REHASH_AT_SIGN_IN):
+                self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, save_upgraded)
+
     @property
     def is_platform_admin(self) -> bool:
         """A super admin of the platform: no company, support access to every company."""
@@ -142,6 +172,8 @@ class AuditLog(models.Model):
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
     )
+    # Kept as written: a company's scope cannot read a platform user's row, and a user may be deleted.
+    actor_email = models.EmailField(blank=True, default="")
     company = models.ForeignKey(
         Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
     )
@@ -156,7 +188,7 @@ class AuditLog(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor or 'platform'}: {self.reason}"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_email or 'platform'}: {self.reason}"
 
 
 class TenantModel(models.Model):

@@ -6,11 +6,14 @@ reads one key column, returns the owning company's id and nothing else, and writ
 since nobody has been authenticated yet (the audit log records who did what after that). The door
 then checks its signature or token inside `company_context(company_id)`.
 
-Its cross-company read is `_owning_company_ids` alone, kept small so that it can become a SECURITY
-DEFINER function in the database without touching the doors.
+Its cross-company read is `looking_across_companies_unaudited`, which the sign-in look-ups of
+tenancy.identity share: the only unaudited widening of the scope, and one the database grants to
+application code alone, since SQL on the connection cannot seal a scope.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 
@@ -44,18 +47,24 @@ def audited_company_for_key(model, field: str, value, *, reason: str, actor=None
 
 
 def _owning_company_ids(model, field: str, value) -> list[uuid.UUID]:
-    """At most two company ids of rows matching the key, read across companies and then forgotten.
+    """At most two company ids of rows matching the key, read across companies and then forgotten."""
+    with looking_across_companies_unaudited(LOOKUP_SCOPE_REASON):
+        return list(model._default_manager.filter(**{field: value}).values_list("company_id", flat=True)[:2])
 
-    The tenant scope is widened for this one statement, and the savepoint is rolled back, so neither
-    the context nor the transaction's row-level security setting spans all companies afterwards.
+
+@contextmanager
+def looking_across_companies_unaudited(reason: str) -> Iterator[None]:
+    """Every company's rows for the look-up inside the block, unaudited: only before anyone is authenticated.
+
+    The tenant scope is widened for the block alone, and its savepoint is rolled back, so neither the
+    context nor the transaction's row-level security setting spans all companies afterwards. The block
+    must read one key's rows and evaluate them inside; SQL run on the connection can never widen its
+    own scope (tenancy.sealed_scope), only this application code can.
     """
-    token = _scope.set(TenantScope(company_id=None, spans_all_companies=True, reason=LOOKUP_SCOPE_REASON))
+    token = _scope.set(TenantScope(company_id=None, spans_all_companies=True, reason=reason))
     try:
         with transaction.atomic():
-            owners = list(
-                model._default_manager.filter(**{field: value}).values_list("company_id", flat=True)[:2]
-            )
+            yield
             transaction.set_rollback(True)
     finally:
         _scope.reset(token)
-    return owners

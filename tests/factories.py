@@ -27,6 +27,19 @@ from .unscoped import as_the_platform_unaudited
 TEST_PASSWORD = "correct-horse-battery-staple"
 
 
+def attribute_as_stored(path: str) -> factory.LazyAttribute:
+    """`SelfAttribute` that may load a relation: a parent read back from the database has none cached."""
+
+    def resolve(obj):
+        with as_the_platform_unaudited():
+            value = obj
+            for name in path.split("."):
+                value = getattr(value, name)
+            return value
+
+    return factory.LazyAttribute(resolve)
+
+
 class CompanyFactory(DjangoModelFactory):
     """Creates a company as the platform does: only the all-companies scope may insert one."""
 
@@ -102,19 +115,19 @@ class ContactFactory(TenantFactory):
     email = factory.Faker("email")
     phone = factory.Sequence(lambda n: f"+1415555{n:04d}")
     account = factory.SubFactory(AccountFactory, company=factory.SelfAttribute("..company"))
-    owner = factory.SelfAttribute("account.owner")
+    owner = attribute_as_stored("account.owner")
 
 
 class DealFactory(TenantFactory):
     class Meta:
         model = Deal
 
-    company = factory.SelfAttribute("account.company")
+    company = attribute_as_stored("account.company")
     account = factory.SubFactory(AccountFactory)
     contact = factory.SubFactory(
         ContactFactory, company=factory.SelfAttribute("..company"), account=factory.SelfAttribute("..account")
     )
-    owner = factory.SelfAttribute("account.owner")
+    owner = attribute_as_stored("account.owner")
     name = factory.Sequence(lambda n: f"Deal {n}")
     stage = Deal.Stage.QUALIFIED
     amount = "1000.00"
@@ -146,13 +159,13 @@ class PhoneActivityFactory(TenantFactory):
     class Meta:
         abstract = True
 
-    company = factory.SelfAttribute("phone_number.company")
+    company = attribute_as_stored("phone_number.company")
     phone_number = factory.SubFactory(PhoneNumberFactory)
     contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
-    user = factory.SelfAttribute("phone_number.user")
+    user = attribute_as_stored("phone_number.user")
     direction = "outbound"
-    from_number = factory.SelfAttribute("phone_number.number")
-    to_number = factory.SelfAttribute("contact.phone")
+    from_number = attribute_as_stored("phone_number.number")
+    to_number = attribute_as_stored("contact.phone")
 
 
 class SmsMessageFactory(PhoneActivityFactory):
@@ -186,9 +199,9 @@ class EmailCampaignFactory(TenantFactory):
     class Meta:
         model = EmailCampaign
 
-    company = factory.SelfAttribute("template.company")
+    company = attribute_as_stored("template.company")
     template = factory.SubFactory(EmailTemplateFactory)
-    user = factory.SelfAttribute("template.user")
+    user = attribute_as_stored("template.user")
     name = factory.Sequence(lambda n: f"Campaign {n}")
     recipient_filter = factory.LazyFunction(dict)
 
@@ -197,10 +210,10 @@ class EmailFactory(TenantFactory):
     class Meta:
         model = Email
 
-    company = factory.SelfAttribute("contact.company")
+    company = attribute_as_stored("contact.company")
     contact = factory.SubFactory(ContactFactory)
-    user = factory.SelfAttribute("contact.owner")
-    to_email = factory.SelfAttribute("contact.email")
+    user = attribute_as_stored("contact.owner")
+    to_email = attribute_as_stored("contact.email")
     subject = "Following up"
     body_text = "Thanks for your time today."
     status = Email.Status.SENT
@@ -210,7 +223,7 @@ class NotificationFactory(TenantFactory):
     class Meta:
         model = Notification
 
-    company = factory.SelfAttribute("user.company")
+    company = attribute_as_stored("user.company")
     user = factory.SubFactory(UserFactory)
     kind = Notification.Kind.INFO
     title = factory.Sequence(lambda n: f"Notice {n}")
@@ -252,9 +265,9 @@ class DocumentFactory(TenantFactory):
     class Meta:
         model = Document
 
-    company = factory.SelfAttribute("file.company")
+    company = attribute_as_stored("file.company")
     file = factory.SubFactory(FileFactory, name=factory.Sequence(lambda n: f"contract-{n}.pdf"))
-    user = factory.SelfAttribute("file.user")
+    user = attribute_as_stored("file.user")
     name = factory.Sequence(lambda n: f"Contract {n}")
     contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
 
@@ -263,7 +276,7 @@ class DocumentSignatureFactory(TenantFactory):
     class Meta:
         model = DocumentSignature
 
-    company = factory.SelfAttribute("document.company")
+    company = attribute_as_stored("document.company")
     document = factory.SubFactory(DocumentFactory)
     order = factory.Sequence(lambda n: n + 1)
     signer_name = factory.Faker("name")
@@ -274,11 +287,11 @@ class QuoteFactory(TenantFactory):
     class Meta:
         model = Quote
 
-    company = factory.SelfAttribute("deal.company")
+    company = attribute_as_stored("deal.company")
     deal = factory.SubFactory(DealFactory)
-    contact = factory.SelfAttribute("deal.contact")
-    account = factory.SelfAttribute("deal.account")
-    user = factory.SelfAttribute("deal.owner")
+    contact = attribute_as_stored("deal.contact")
+    account = attribute_as_stored("deal.account")
+    user = attribute_as_stored("deal.owner")
     number = factory.Sequence(lambda n: n + 1)
     title = factory.Sequence(lambda n: f"Proposal {n}")
     currency = "USD"
@@ -288,7 +301,7 @@ class QuoteLineItemFactory(TenantFactory):
     class Meta:
         model = QuoteLineItem
 
-    company = factory.SelfAttribute("quote.company")
+    company = attribute_as_stored("quote.company")
     quote = factory.SubFactory(QuoteFactory)
     position = factory.Sequence(lambda n: n)
     description = "Consulting"
@@ -312,9 +325,9 @@ class WorkflowExecutionFactory(TenantFactory):
     class Meta:
         model = WorkflowExecution
 
-    company = factory.SelfAttribute("workflow.company")
+    company = attribute_as_stored("workflow.company")
     workflow = factory.SubFactory(WorkflowFactory)
-    trigger = factory.SelfAttribute("workflow.trigger")
+    trigger = attribute_as_stored("workflow.trigger")
     status = WorkflowExecution.Status.SUCCEEDED
 
 
@@ -322,7 +335,7 @@ class WorkflowDeliveryFactory(TenantFactory):
     class Meta:
         model = WorkflowDelivery
 
-    company = factory.SelfAttribute("workflow.company")
+    company = attribute_as_stored("workflow.company")
     workflow = factory.SubFactory(WorkflowFactory, trigger=Workflow.Trigger.WEBHOOK)
     delivery_id = factory.Sequence(lambda n: f"evt_{n}")
     signed_at = factory.LazyFunction(timezone.now)

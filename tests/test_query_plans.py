@@ -33,6 +33,7 @@ from tenancy.context import company_context
 from tenancy.models import AuditLog, User
 
 from .factories import EmailCampaignFactory
+from .unscoped import as_stored
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -82,7 +83,7 @@ SINGLE_ROW = {"twilio-settings": "one row per company"}
 def lists():
     """Two seeded demo companies; the lists of the first as its owner sees them, by name."""
     call_command("seed_demo", "--companies", "2", "--per-company", "20", stdout=StringIO())
-    owner = User.objects.get(email="owner@acme.example")
+    owner = as_stored(lambda: User.objects.select_related("company").get(email="owner@acme.example"))
     # A second campaign, so the campaign list has more than one row to tell page sizes apart.
     EmailCampaignFactory(template__company=owner.company, template__user=owner)
     for _ in range(2):  # two platform visits, so the owner's audit log has rows to page

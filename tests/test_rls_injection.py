@@ -359,3 +359,37 @@ def test_a_refresh_token_checked_outside_its_users_scope_is_refused_not_passed(c
             ScopedRefreshToken(raw)
     with company_context(user_a.company_id):
         assert ScopedRefreshToken(raw)["user_id"] == str(user_a.pk)
+
+
+def test_sql_in_company_a_reads_only_a_users_and_a_company_row(
+    company_a, company_b, user_a, user_b, super_admin
+):
+    """No password hash of B or of the platform, no other company's name: in A's transaction and in none."""
+    with company_context(company_a), transaction.atomic():
+        assert {row[0] for row in run("SELECT id FROM users")} == {user_a.pk}
+        assert run("SELECT password FROM users WHERE id = ANY(%s)", [[user_b.pk, super_admin.pk]]) == []
+        assert {row[0] for row in run("SELECT id FROM companies")} == {company_a.pk}
+        for name in settings_the_policies_read() | {"app.company_id", "app.all_companies"}:
+            for value in [*forged_values(company_b), relabelled_seal(company_a, company_b)]:
+                with transaction.atomic():
+                    run("SELECT set_config(%s, %s, true)", [name, value])
+                    assert {row[0] for row in run("SELECT id FROM users")} <= {user_a.pk}, (name, value)
+                    assert {row[0] for row in run("SELECT id FROM companies")} <= {company_a.pk}, (
+                        name,
+                        value,
+                    )
+                    transaction.set_rollback(True)
+    with transaction.atomic():
+        assert run("SELECT id, password FROM users") == []
+        assert run("SELECT id, name FROM companies") == []
+
+
+def test_users_and_companies_read_without_a_scope_raise_instead_of_finding_nothing(user_a):
+    """Code that forgets its scope learns it at once, as with tenant models, rather than seeing no user."""
+    from tenancy.exceptions import NoTenantContext
+
+    for read in (User.objects.count, Company.objects.exists, lambda: list(User.objects.all())):
+        with pytest.raises(NoTenantContext):
+            read()
+    with company_context(user_a.company_id):
+        assert list(User.objects.values_list("pk", flat=True)) == [user_a.pk]

@@ -33,4 +33,19 @@ def audit_entries(**filters) -> list:
     from tenancy.models import AuditLog
 
     with as_the_platform_unaudited():
-        return list(AuditLog.objects.filter(**filters).order_by("id"))
+        return list(AuditLog.objects.select_related("actor", "company").filter(**filters).order_by("id"))
+
+
+def reload(*instances) -> None:
+    """Read each instance's row again as stored: users and companies are invisible outside their scope."""
+    with as_the_platform_unaudited():
+        for instance in instances:
+            instance.refresh_from_db()
+
+
+def as_stored(read):
+    """What `read()` returns with every company's rows visible, unaudited: a test's look at stored rows."""
+    with as_the_platform_unaudited():
+        result = read()
+        # A queryset is read here, where its rows are visible, never later outside the scope.
+        return list(result) if hasattr(result, "_fetch_all") else result

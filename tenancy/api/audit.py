@@ -12,12 +12,18 @@ from .base import FollowsRoleRule, RoleRuleMixin
 
 
 class AuditLogSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
-    actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True, default=None)
+    actor_email = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditLog
         fields = ["id", "created_at", "action", "reason", "actor", "actor_email", "company", "method", "path"]
         read_only_fields = fields
+
+    def get_actor_email(self, entry) -> str | None:
+        # Entries written before the address was kept show it where the actor's row is visible.
+        if entry.actor_email:
+            return entry.actor_email
+        return entry.actor.email if entry.actor is not None else None
 
 
 class AuditLogFilter(django_filters.FilterSet):

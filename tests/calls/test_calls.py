@@ -385,7 +385,7 @@ def test_a_twilio_error_marks_the_call_failed_and_tells_the_caller(
     assert "21210" in call.error_message and "not yet verified" in call.error_message
     assert call.twilio_sid is None
     [notice] = notifications_of(company_a)
-    assert (notice.user, notice.kind, notice.target_id) == (caller_a, "send_failed", call.pk)
+    assert (notice.user_id, notice.kind, notice.target_id) == (caller_a.pk, "send_failed", call.pk)
     assert notifications_of(company_b) == []
     assert client_a.get(f"/api/calls/{call.pk}").json()["status"] == "failed"
 

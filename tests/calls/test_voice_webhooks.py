@@ -280,7 +280,7 @@ def test_a_number_without_owner_goes_to_voicemail_and_tells_the_managers(
     [call] = calls_of(company_a)
     assert call.status == "no-answer"
     [notice] = notifications_of(company_a)
-    assert (notice.user, notice.kind, notice.target_id) == (user_a, "missed_call", call.pk)
+    assert (notice.user_id, notice.kind, notice.target_id) == (user_a.pk, "missed_call", call.pk)
     assert notifications_of(company_b) == []
 
 
@@ -293,7 +293,7 @@ def test_an_owner_without_a_phone_gets_the_missed_call_and_voicemail(web, compan
 
     assert root.find("Record") is not None
     [notice] = notifications_of(company_a)
-    assert (notice.user, notice.kind) == (owner, "missed_call")
+    assert (notice.user_id, notice.kind) == (owner.pk, "missed_call")
 
 
 # Dial result, missed calls and voicemail
@@ -321,8 +321,8 @@ def test_an_unanswered_ring_is_a_missed_call_then_voicemail(
     [stored] = calls_of(company_a)
     assert stored.status == "no-answer"
     [notice] = notifications_of(company_a)
-    assert (notice.user, notice.kind, notice.target_type, notice.target_id) == (
-        owner_a,
+    assert (notice.user_id, notice.kind, notice.target_type, notice.target_id) == (
+        owner_a.pk,
         "missed_call",
         "call",
         call.pk,
@@ -409,7 +409,7 @@ def test_a_voicemail_is_stored_once_and_notified_once(
         17,
     )
     [notice] = notifications_of(company_a)
-    assert (notice.user, notice.kind, notice.target_id) == (owner_a, "voicemail", call.pk)
+    assert (notice.user_id, notice.kind, notice.target_id) == (owner_a.pk, "voicemail", call.pk)
     assert notifications_of(company_b) == []
 
 

@@ -17,7 +17,7 @@ from ..factories import (
     DealFactory,
     UserFactory,
 )
-from ..unscoped import audit_entries, stored, unscoped
+from ..unscoped import as_stored, audit_entries, reload, stored, unscoped
 
 NEW_USER_PASSWORD = "a-long-and-unusual-passphrase-42"
 
@@ -414,7 +414,7 @@ def test_owner_cannot_change_other_company_user(tenants, side):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
-    theirs.member.refresh_from_db()
+    reload(theirs.member)
     assert theirs.member.full_name != "Renamed"
     assert theirs.member.role == User.Role.MEMBER
 
@@ -430,8 +430,21 @@ def test_owner_cannot_set_other_company_user_password(tenants, side):
     )
 
     assert response.status_code == 404
-    theirs.member.refresh_from_db()
+    reload(theirs.member)
     assert theirs.member.check_password(TEST_PASSWORD)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_an_address_of_another_companys_user_is_a_form_error_not_a_500(tenants, side):
+    """The owner cannot see the other company's users, yet their addresses stay taken: a form error."""
+    mine, theirs = tenants[side], tenants[other(side)]
+    before = as_stored(lambda: User.objects.count())
+
+    response = browser(mine.owner).post("/admin/tenancy/user/add/", new_user_form(email=theirs.member.email))
+
+    assert response.status_code == 200
+    assert "already exists" in str(response.context["adminform"].form.errors["email"])
+    assert as_stored(lambda: User.objects.count()) == before
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -444,7 +457,7 @@ def test_owner_adds_user_to_own_company_never_as_superuser(tenants, side):
     )
 
     assert response.status_code == 302
-    created = User.objects.get(email="new.hire@example.com")
+    created = as_stored(lambda: User.objects.get(email="new.hire@example.com"))
     assert created.company_id == mine.company.pk
     assert created.is_superuser is False
     assert created.check_password(NEW_USER_PASSWORD)
@@ -467,27 +480,27 @@ def test_super_admin_adds_user_to_chosen_company(tenants, super_admin, side):
     response = browser(super_admin).post("/admin/tenancy/user/add/", new_user_form(company=tenant.company.pk))
 
     assert response.status_code == 302
-    created = User.objects.get(email="new.hire@example.com")
+    created = as_stored(lambda: User.objects.get(email="new.hire@example.com"))
     assert created.company_id == tenant.company.pk
     assert created.is_superuser is False
 
 
 def test_super_admin_adding_user_without_company_is_a_form_error(tenants, super_admin):
     """A new user without a company is a form error, not a 500, and creates nothing."""
-    before = User.objects.count()
+    before = as_stored(lambda: User.objects.count())
 
     response = browser(super_admin).post("/admin/tenancy/user/add/", new_user_form(company=""))
 
     assert response.status_code == 200
     assert "company" in response.context["adminform"].form.errors
-    assert User.objects.count() == before
+    assert as_stored(lambda: User.objects.count()) == before
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
 def test_member_cannot_add_users(tenants, side):
     """A member gets 403 on the add-user page, and no user is created."""
     client = browser(tenants[side].member)
-    before = User.objects.count()
+    before = as_stored(lambda: User.objects.count())
 
     assert client.get("/admin/tenancy/user/add/").status_code == 403
     response = client.post(
@@ -501,8 +514,8 @@ def test_member_cannot_add_users(tenants, side):
     )
 
     assert response.status_code == 403
-    assert User.objects.count() == before
-    assert not User.objects.filter(email="uninvited@example.com").exists()
+    assert as_stored(lambda: User.objects.count()) == before
+    assert not as_stored(lambda: User.objects.filter(email="uninvited@example.com").exists())
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -541,7 +554,7 @@ def test_super_admin_sees_all_companies(tenants, super_admin):
 def test_company_user_cannot_add_company(tenants, side):
     """Even a company owner gets 403 on the add-company page, and no company is created."""
     client = browser(tenants[side].owner)
-    before = Company.objects.count()
+    before = as_stored(lambda: Company.objects.count())
 
     assert client.get("/admin/tenancy/company/add/").status_code == 403
     response = client.post(
@@ -549,8 +562,8 @@ def test_company_user_cannot_add_company(tenants, side):
     )
 
     assert response.status_code == 403
-    assert Company.objects.count() == before
-    assert not Company.objects.filter(slug="rogue").exists()
+    assert as_stored(lambda: Company.objects.count()) == before
+    assert not as_stored(lambda: Company.objects.filter(slug="rogue").exists())
 
 
 @pytest.mark.parametrize("side", ["a", "b"])
@@ -629,6 +642,6 @@ def test_company_admin_cannot_grant_or_change_the_owner_role(tenants, side):
 
     assert User.Role.OWNER.value not in select_options(form, "role")
     assert refused.status_code == 200 and "role" in refused.context["adminform"].form.errors
-    assert not User.objects.filter(email="new.hire@example.com").exists()
+    assert not as_stored(lambda: User.objects.filter(email="new.hire@example.com").exists())
     assert owner_page.status_code == 403
-    assert User.objects.get(pk=tenant.owner.pk).role == User.Role.OWNER
+    assert as_stored(lambda: User.objects.get(pk=tenant.owner.pk)).role == User.Role.OWNER

@@ -1,6 +1,7 @@
 """Isolation-matrix registration of /api/notifications (read, mark read and dismiss; no create)."""
 
 from messaging.models import Notification
+from tenancy.context import company_context
 from tenancy.models import User
 
 from ..factories import NotificationFactory
@@ -9,7 +10,8 @@ from ..isolation import Registration
 
 def first_owner(company) -> dict:
     """A notification of the company's first owner: the matrix's signed-in user, who sees only their own."""
-    owner = User.objects.filter(company=company, role=User.Role.OWNER).order_by("date_joined").first()
+    with company_context(company):
+        owner = User.objects.filter(company=company, role=User.Role.OWNER).order_by("date_joined").first()
     return {"user": owner}
 
 

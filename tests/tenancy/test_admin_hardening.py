@@ -364,7 +364,7 @@ def test_members_see_only_their_own_notifications(
     assert deleted.status_code in (302, 403)
     with company_context(company_a):
         kept = Notification._base_manager.get(pk=theirs.pk)
-    assert (kept.user, kept.title, kept.is_deleted) == (colleague, "Colleague's", False)
+    assert (kept.user_id, kept.title, kept.is_deleted) == (colleague.pk, "Colleague's", False)
 
     assert select_options(member.get("/admin/messaging/notification/add/"), "user") == {str(member_a.pk)}
 

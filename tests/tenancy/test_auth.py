@@ -14,7 +14,7 @@ from tenancy.models import User
 
 from ..conftest import bearer_client
 from ..factories import TEST_PASSWORD, ContactFactory, SuperAdminFactory, UserFactory
-from ..unscoped import as_the_platform_unaudited, audit_entries
+from ..unscoped import as_the_platform_unaudited, audit_entries, reload
 
 LOGIN = "/api/auth/login"
 REFRESH = "/api/auth/refresh"
@@ -125,7 +125,7 @@ def test_login_refuses_wrong_credentials_with_one_message(email, password, user_
     assert response.status_code == 401
     assert response.json() == {"detail": WRONG_CREDENTIALS}
     assert response["WWW-Authenticate"].startswith("Bearer")
-    user_a.refresh_from_db()
+    reload(user_a)
     assert user_a.last_login is None
 
 
@@ -421,7 +421,7 @@ def test_every_sign_in_records_the_last_login_in_the_users_own_scope(client, use
         client.post("/admin/login/", {"username": user.email, "password": TEST_PASSWORD})
         client.logout()
     for user in (user_a, user_b, super_admin):
-        user.refresh_from_db()
+        reload(user)
         assert user.last_login is not None, user.email
 
 

@@ -288,7 +288,7 @@ def test_a_failing_step_is_retried_with_backoff_then_fails_and_notifies_the_owne
     assert len(receiver.requests) == 3
     with company_context(company_a):
         notice = Notification.objects.get()
-    assert (notice.user, notice.kind, notice.target_id) == (user_a, "send_failed", execution.pk)
+    assert (notice.user_id, notice.kind, notice.target_id) == (user_a.pk, "send_failed", execution.pk)
     assert "Sync to ERP" in notice.title and "Step 1 (webhook)" in notice.body and "500" in notice.body
     run_task(execution)
     assert len(receiver.requests) == 3

@@ -22,7 +22,7 @@ from ..factories import (
     WorkflowExecutionFactory,
     WorkflowFactory,
 )
-from ..unscoped import unscoped
+from ..unscoped import as_stored, unscoped
 
 WORKFLOWS = "/api/workflows"
 pytestmark = pytest.mark.django_db
@@ -819,7 +819,7 @@ def test_seed_demo_fills_valid_workflows_and_executions_in_each_company(db):
     """seed_demo gives each company workflows that pass the documented rules, and executions of its own."""
     call_command("seed_demo", "--companies", "2", "--per-company", "10", "--seed", "3", stdout=StringIO())
 
-    for company in Company.objects.filter(slug__in=["acme", "globex"]):
+    for company in as_stored(lambda: Company.objects.filter(slug__in=["acme", "globex"])):
         with company_context(company):
             workflows = list(Workflow.objects.all())
             assert {workflow.trigger for workflow in workflows} >= {"record_updated", "schedule", "webhook"}

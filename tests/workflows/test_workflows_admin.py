@@ -83,7 +83,7 @@ def test_a_workflow_added_in_the_admin_is_checked_like_the_api(user_a, company_a
     assert saved.status_code == 302
     with company_context(company_a):
         workflow = Workflow.objects.get()
-    assert (workflow.user, workflow.company_id) == (user_a, company_a.pk)
+    assert (workflow.user_id, workflow.company_id) == (user_a.pk, company_a.pk)
     assert workflow.secret
 
 
