@@ -5,7 +5,10 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
 
 from tenancy.management.commands import tenancy_report
 from tenancy.models import TenantModel
@@ -79,3 +82,60 @@ def test_rows_without_a_company_fail_the_report(contacts_of_two_companies, monke
     assert not exited_ok
     assert (contacts["rows"], contacts["with_company"], contacts["complete"]) == (3, 2, False)
     assert contacts["percent"] == pytest.approx(66.67)
+
+
+CREDENTIAL_TABLES = {
+    "users",
+    "companies",
+    "token_blacklist_outstandingtoken",
+    "token_blacklist_blacklistedtoken",
+    "audit_log",
+    "django_admin_log",
+    "django_session",
+}
+
+
+@pytest.mark.postgres
+def test_every_credential_table_is_listed_and_guarded_by_row_level_security(contacts_of_two_companies):
+    """Users, tokens, logs and sessions are reported with what guards each; all are guarded after migrate."""
+    output, exited_ok = run_report("--json")
+
+    credentials = {row["table"]: row for row in json.loads(output)["credential_tables"]}
+    assert set(credentials) == CREDENTIAL_TABLES
+    assert exited_ok
+    for table, row in credentials.items():
+        assert row["protected"] is True, table
+        if table != "django_session":
+            assert row["rls_enabled"] and row["rls_forced"] and row["policies"] >= 1, table
+    assert credentials["audit_log"]["append_only"] is True
+    assert credentials["django_session"]["stored_elsewhere"]
+
+
+@pytest.mark.postgres
+def test_sessions_left_in_the_database_by_an_earlier_engine_fail_the_report(contacts_of_two_companies):
+    """Session keys readable by SQL sign in as their users: a leftover row is reported exposed."""
+    Session.objects.create(session_key="k" * 32, session_data="x", expire_date=timezone.now())
+
+    output, exited_ok = run_report()
+
+    assert not exited_ok
+    assert any(
+        line.startswith("credentials django_session") and line.endswith("EXPOSED")
+        for line in output.splitlines()
+    )
+
+
+@pytest.mark.postgres
+def test_a_credential_table_without_forced_row_security_fails_the_report(database_owner, company_a):
+    """The table's owner would read every password hash unless row-level security is forced."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE users NO FORCE ROW LEVEL SECURITY")
+    try:
+        output, exited_ok = run_report("--json")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE users FORCE ROW LEVEL SECURITY")
+
+    users = next(row for row in json.loads(output)["credential_tables"] if row["table"] == "users")
+    assert not exited_ok
+    assert users["rls_forced"] is False and users["protected"] is False

@@ -3,11 +3,16 @@
 import json
 
 from django.apps import apps
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from tenancy.context import all_companies
-from tenancy.models import TenantModel
+from tenancy.models import AuditLog, Company, TenantModel
 
 PROTECTIONS = ("not_null", "rls_enabled", "rls_forced", "composite_keys", "company_index")
 HEADERS = (
@@ -21,6 +26,24 @@ HEADERS = (
     "composite keys",
     "company index",
 )
+
+
+# Tables without a company column whose rows would let SQL on the application's connection sign in
+# as someone, or read or rewrite another company's names and history.
+CREDENTIAL_HOLDINGS = (
+    (get_user_model, "password hashes"),
+    (lambda: Company, "company names"),
+    (lambda: OutstandingToken, "refresh tokens"),
+    (lambda: BlacklistedToken, "signed-out refresh tokens"),
+    (lambda: AuditLog, "who read and changed what"),
+    (lambda: LogEntry, "names of changed records"),
+    (lambda: Session, "session keys"),
+)
+DATABASE_SESSION_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
+APPEND_ONLY_TRIGGER = "audit_log_append_only"
 
 
 def tenant_models() -> list:
@@ -114,35 +137,89 @@ def _has_composite_fk(constraints, field) -> bool:
     )
 
 
+def credential_protection(cursor, model) -> dict:
+    """Row-level security and policies of a credential table; sessions may instead live elsewhere."""
+    table = model._meta.db_table
+    qn = connection.ops.quote_name
+    cursor.execute(f"SELECT COUNT(*) FROM {qn(table)}")  # noqa: S608
+    (rows,) = cursor.fetchone()
+    cursor.execute(
+        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass(%s)", [table]
+    )
+    rls_enabled, rls_forced = cursor.fetchone() or (False, False)
+    cursor.execute(
+        "SELECT COUNT(*) FROM pg_policies WHERE schemaname = current_schema() AND tablename = %s", [table]
+    )
+    (policies,) = cursor.fetchone()
+    found = {"rows": rows, "rls_enabled": rls_enabled, "rls_forced": rls_forced, "policies": policies}
+    row_security = bool(rls_enabled and rls_forced and policies)
+    if model is Session and settings.SESSION_ENGINE not in DATABASE_SESSION_ENGINES:
+        # Sessions kept out of the database are safe only if none are left from an earlier engine.
+        found["stored_elsewhere"] = settings.SESSION_ENGINE
+        found["protected"] = row_security or rows == 0
+        return found
+    if model is AuditLog:
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_trigger "
+            "WHERE tgrelid = to_regclass(%s) AND tgname = %s AND tgenabled <> 'D'",
+            [table, APPEND_ONLY_TRIGGER],
+        )
+        found["append_only"] = cursor.fetchone()[0] == 1
+        row_security = row_security and found["append_only"]
+    found["protected"] = row_security
+    return found
+
+
+def credential_report(cursor, on_postgres: bool) -> list[dict]:
+    """One entry per table holding credentials; protections are None where the database has none."""
+    rows = []
+    for model_of, holds in CREDENTIAL_HOLDINGS:
+        model = model_of()
+        row = {"table": model._meta.db_table, "holds": holds}
+        if on_postgres:
+            row.update(credential_protection(cursor, model))
+        else:
+            row["protected"] = None
+        rows.append(row)
+    return rows
+
+
 class Command(BaseCommand):
     help = (
         "Per tenant table: rows, rows with a company, and whether PostgreSQL enforces isolation "
         "(NOT NULL, row-level security enabled and forced, composite keys, company-leading index). "
-        "Exits non-zero unless every table is complete and protected."
+        "Then every table holding credentials (users, tokens, sessions, audit and admin logs) and whether "
+        "row-level security guards it. Exits non-zero unless every table is complete and protected."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args, **options):
-        rows = self.build_report()
-        ok = all(row["complete"] and row["protected"] is not False for row in rows)
+        rows, credentials = self.build_report()
+        ok = all(row["complete"] and row["protected"] is not False for row in rows) and all(
+            row["protected"] is not False for row in credentials
+        )
         summary = {
             "tables": len(rows),
             "complete": sum(row["complete"] for row in rows),
             "protected": sum(row["protected"] is True for row in rows),
+            "credential_tables": len(credentials),
+            "credential_tables_protected": sum(row["protected"] is True for row in credentials),
             "protections_checked": connection.vendor == "postgresql",
             "ok": ok,
         }
         if options["json"]:
-            self.stdout.write(json.dumps({"tables": rows, "summary": summary}, indent=2))
+            report = {"tables": rows, "credential_tables": credentials, "summary": summary}
+            self.stdout.write(json.dumps(report, indent=2))
         else:
+            self.write_credentials(credentials)
             self.write_table(rows, summary)
         if not ok:
             raise CommandError("Tenant isolation is not complete: see the tables marked above.", returncode=1)
 
-    def build_report(self) -> list[dict]:
-        """One entry per tenant table; protections are None where the database cannot have them."""
+    def build_report(self) -> tuple[list[dict], list[dict]]:
+        """One entry per tenant table and per credential table; protections are None without PostgreSQL."""
         rows = []
         on_postgres = connection.vendor == "postgresql"
         # Raw SQL sees every company's rows only inside the audited all-companies context.
@@ -166,7 +243,25 @@ class Command(BaseCommand):
                 flags = [row[name] for name in PROTECTIONS]
                 row["protected"] = all(flags) if on_postgres else None
                 rows.append(row)
-        return rows
+            credentials = credential_report(cursor, on_postgres)
+        return rows, credentials
+
+    def write_credentials(self, credentials) -> None:
+        """One line per credential table: what it holds and what guards it."""
+        for row in credentials:
+            if row["protected"] is None:
+                guard = "n/a on this database"
+            elif row.get("stored_elsewhere"):
+                guard = f"not stored here ({row['stored_elsewhere']}), {row['rows']} rows left"
+            else:
+                guard = (
+                    f"row-level security {'forced' if row['rls_forced'] else 'NOT forced'}"
+                    f"{'' if row['rls_enabled'] else ' (NOT enabled)'}, {row['policies']} policies"
+                )
+                if "append_only" in row:
+                    guard += ", append-only" if row["append_only"] else ", NOT append-only"
+            verdict = "n/a" if row["protected"] is None else ("protected" if row["protected"] else "EXPOSED")
+            self.stdout.write(f"credentials {row['table']} ({row['holds']}): {guard}: {verdict}")
 
     def write_table(self, rows, summary) -> None:
         """A fixed-width table an operator reads after `migrate`."""
@@ -199,5 +294,7 @@ class Command(BaseCommand):
         checked = "" if summary["protections_checked"] else " (database protections n/a on this database)"
         self.stdout.write(
             f"summary: {summary['tables']} tenant tables, {summary['complete']} complete, "
-            f"{summary['protected']} protected{checked}: {'OK' if summary['ok'] else 'INCOMPLETE'}"
+            f"{summary['protected']} protected, {summary['credential_tables']} credential tables, "
+            f"{summary['credential_tables_protected']} protected{checked}: "
+            f"{'OK' if summary['ok'] else 'INCOMPLETE'}"
         )
