@@ -78,10 +78,16 @@ class TransactionContext:
 
     def __call__(self, execute, sql, params, many, context):
         raw = self.connection.connection
-        # Only the head of the statement is inspected: bulk inserts can be megabytes of SQL.
-        if raw is None or sql[:32].lstrip().upper().startswith(_TRANSACTION_CONTROL):
+        if raw is None:
             return execute(sql, params, many, context)
         status = raw.info.transaction_status
+        # Only the head of the statement is inspected: bulk inserts can be megabytes of SQL.
+        if sql[:32].lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            if status == TransactionStatus.IDLE:
+                # A SAVEPOINT opening a new transaction (an atomic block nested at once in another):
+                # whatever was set ended with the previous transaction, though no statement saw it end.
+                self.scope, self.savepoints = _NO_SCOPE, ()
+            return execute(sql, params, many, context)
         if status == TransactionStatus.IDLE:
             # Between transactions: whatever was set ended with the previous one.
             self.scope, self.savepoints = _NO_SCOPE, ()

@@ -180,6 +180,17 @@ def test_a_connection_reused_after_a_request_carries_no_company(contacts, client
     assert raw_contact_names() == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_opened_by_a_savepoint_gets_its_scope_though_the_last_one_had_the_same(
+    contacts, company_a
+):
+    """A request's atomic block nested at once in another starts with SAVEPOINT: the scope is still set."""
+    with transaction.atomic(), company_context(company_a):
+        assert raw_contact_names() == ["Ada"]
+    with transaction.atomic(), transaction.atomic(), company_context(company_a):
+        assert raw_contact_names() == ["Ada"]
+
+
 def owner_connection() -> DatabaseWrapper:
     """A second connection to the test database as its owner (a superuser here)."""
     return DatabaseWrapper({**connection.settings_dict, "USER": DATABASE_OWNER[0]}, alias="owner")
