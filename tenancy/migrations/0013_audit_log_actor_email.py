@@ -4,6 +4,8 @@ A company's scope cannot read a platform user's row (row-level security on `user
 own log could not say which support person visited; a deleted user took their address with them.
 """
 
+import importlib
+
 from django.db import migrations, models
 
 FUNCTION = "tenancy_audit_log_append_only"
@@ -37,6 +39,10 @@ def forwards(apps, schema_editor):
         schema_editor.execute(CREATE)
 
 
+def backwards(apps, schema_editor):
+    """0007's function again, before the column it would name is dropped."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(importlib.import_module("tenancy.migrations.0007_audit_log_append_only").CREATE)
 
 
 class Migration(migrations.Migration):
@@ -51,5 +57,5 @@ class Migration(migrations.Migration):
             name='actor_email',
             field=models.EmailField(blank=True, default='', max_length=254),
         ),
-        migrations.RunPython(forwards, migrations.RunPython.noop),
+        migrations.RunPython(forwards, backwards),
     ]
