@@ -479,15 +479,23 @@ def test_a_wait_defers_the_next_steps_until_it_is_due(company_a, user_a):
     assert titles(company_a) == ["First", "Second"]
 
 
-def test_without_a_worker_a_wait_ends_at_once(company_a, user_a, django_capture_on_commit_callbacks):
+def test_without_a_worker_a_wait_ends_at_once_and_says_so(
+    company_a, user_a, django_capture_on_commit_callbacks, caplog
+):
     """In eager mode (a first run with no broker) nothing would come back later, so waits do not block."""
     execution = start(wait_then_notify(company_a, user_a))
 
     with django_capture_on_commit_callbacks(execute=True):
         run_task(execution)
 
-    assert reload(execution).status == "succeeded"
+    finished = reload(execution)
+    assert finished.status == "succeeded"
     assert titles(company_a) == ["First", "Second"]
+    # The record says the 2-hour wait was cut short, never that it lasted 2 hours.
+    assert finished.steps[1]["output"]["planned_seconds"] == 7200
+    assert finished.steps[1]["output"]["waited_seconds"] < 60
+    assert "no worker" in finished.steps[1]["output"]["cut_short"]
+    assert "ended after" in caplog.text
 
 
 def test_cancelling_during_a_wait_skips_the_remaining_steps(client_a, company_a, user_a):
