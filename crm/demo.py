@@ -6,6 +6,9 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
+from django.utils import timezone
+
 from .models import Account, Contact, Deal
 
 FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Linus", "Frances", "Ken"]
@@ -92,4 +95,37 @@ def seed_sales(company, users, rng: random.Random, per_company: int) -> dict[str
     Account.objects.bulk_create(accounts, batch_size=BATCH_SIZE)
     Contact.objects.bulk_create(contacts, batch_size=BATCH_SIZE)
     Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
+    date_deals(deals, random.Random(f"{company.slug}:deal dates"))
     return {"accounts": len(accounts), "contacts": len(contacts), "deals": len(deals)}
+
+
+def date_deals(deals: list[Deal], rng: random.Random) -> None:
+    """Spread the deals' creation over the last months, and close won and lost ones in the past.
+
+    `created_at` is stamped on insert, so without this every deal was opened today and closed never,
+    and the reports (won, lost, days to close over the last 30 days) showed nothing. A separate
+    generator keeps the other seeded records as they were for a seed.
+    """
+    now = timezone.now()
+    for deal in deals:
+        if deal.stage in Deal.CLOSED_STAGES:
+            # Most in the reports' default range (the last 30 days), the rest in the months before.
+            recent = rng.random() < 0.6
+            deal.closed_at = now - timedelta(days=rng.uniform(0, 28) if recent else rng.uniform(30, 120))
+            deal.created_at = deal.closed_at - timedelta(days=rng.uniform(3, 120))
+        else:
+            deal.created_at = now - timedelta(days=rng.uniform(0, 150))
+    # One UPDATE ... FROM (VALUES ...) per batch: bulk_update's CASE per row is quadratic in the batch.
+    table = connection.ops.quote_name(Deal._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(deals), BATCH_SIZE):
+            batch = deals[start : start + BATCH_SIZE]
+            if connection.vendor == "postgresql":
+                values = ", ".join(["(%s::uuid, %s::timestamptz, %s::timestamptz)"] * len(batch))
+                cursor.execute(
+                    f"UPDATE {table} SET created_at = v.created_at, closed_at = v.closed_at "  # noqa: S608
+                    f"FROM (VALUES {values}) AS v(id, created_at, closed_at) WHERE {table}.id = v.id",
+                    [value for deal in batch for value in (deal.pk, deal.created_at, deal.closed_at)],
+                )
+            else:
+                Deal.objects.bulk_update(batch, ["created_at", "closed_at"])

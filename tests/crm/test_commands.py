@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from calls.models import Call
@@ -315,3 +316,24 @@ def test_createsuperuser_makes_a_platform_admin_who_signs_in(monkeypatch, compan
     assert response.status_code == 200
     assert response.json()["user"]["is_platform_admin"] is True
     assert audit_entries(reason="createsuperuser: a new platform super admin")
+
+
+def test_seeded_deals_make_the_default_reports_show_won_and_lost_deals(db):
+    """Won and lost deals closed in the past after they were opened: the last 30 days' report is not empty."""
+    output = run("seed_demo")  # as `make run` seeds
+    password = re.search(r"password for all: (\S+?)\)", output).group(1)
+    client = APIClient()
+    token = client.post(
+        "/api/auth/login", {"email": "owner@acme.example", "password": password}, format="json"
+    ).json()["access_token"]
+
+    report = client.get("/api/analytics/pipeline", HTTP_AUTHORIZATION=f"Bearer {token}").json()["pipeline"]
+
+    assert report["won"] and report["lost"]
+    assert float(report["average_days_to_close"]) >= 3
+    acme = as_stored(lambda: Company.objects.get(slug="acme"))
+    with company_context(acme):
+        for deal in Deal.objects.all():
+            assert (deal.closed_at is not None) == deal.is_closed
+            if deal.closed_at:
+                assert deal.created_at < deal.closed_at <= timezone.now()
