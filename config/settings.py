@@ -191,6 +191,9 @@ SESSION_ENGINE = (
     else "django.contrib.sessions.backends.signed_cookies"
 )
 
+# Where the admin's "View site" leads: the single-page app in production, else the API's docs.
+ADMIN_VIEW_SITE_URL = os.environ.get("ADMIN_VIEW_SITE_URL", "/api/docs/")
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "crm@localhost")
 

@@ -5,6 +5,7 @@ Its own module, without model admins: Django imports the default site while it r
 
 from functools import update_wrapper
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import PermissionDenied
@@ -26,8 +27,31 @@ def refuse_foreign_context(request) -> None:
         raise PermissionDenied("This admin page runs outside the company of the signed-in user.")
 
 
+PRODUCT_NAME = "Sales CRM"
+PLATFORM_LABEL = "platform support"
+
+
 class TenantAdminSite(admin.AdminSite):
     """The admin site: every page refuses a tenant context other than the signed-in user's company."""
+
+    site_header = PRODUCT_NAME
+    site_title = f"{PRODUCT_NAME} admin"
+    index_title = "Contacts, deals and everything a company keeps"
+
+    @property
+    def site_url(self):
+        # "View site" leads to the CRM's own app (ADMIN_VIEW_SITE_URL), by default the API's docs.
+        return settings.ADMIN_VIEW_SITE_URL
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        user = request.user
+        if user.is_authenticated:
+            # Staff see whose data they are looking at on every page; a super admin sees the platform.
+            where = user.company.name if user.company_id else PLATFORM_LABEL
+            context["site_header"] = f"{PRODUCT_NAME} · {where}"
+            context["site_title"] = f"{where} · {self.site_title}"
+        return context
 
     def admin_view(self, view, cacheable=False):
         def in_own_company(request, *args, **kwargs):

@@ -645,3 +645,23 @@ def test_company_admin_cannot_grant_or_change_the_owner_role(tenants, side):
     assert not as_stored(lambda: User.objects.filter(email="new.hire@example.com").exists())
     assert owner_page.status_code == 403
     assert as_stored(lambda: User.objects.get(pk=tenant.owner.pk)).role == User.Role.OWNER
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_every_admin_page_names_the_crm_and_the_staff_members_company(tenants, side, settings):
+    """Staff see the product and their own company on every page; "View site" leads to the CRM's app."""
+    settings.ADMIN_VIEW_SITE_URL = "https://app.crm.example/"
+    mine, theirs = tenants[side], tenants[other(side)]
+
+    for path in ("/admin/", "/admin/crm/deal/"):
+        html = page(browser(mine.owner).get(path))
+        assert f"Sales CRM · {mine.company.name}" in html
+        assert theirs.company.name not in html
+        assert "Django administration" not in html
+        assert 'href="https://app.crm.example/"' in html
+
+
+def test_the_super_admin_sees_the_platform_in_the_header(super_admin):
+    html = page(browser(super_admin).get("/admin/"))
+    assert "Sales CRM · platform support" in html
+    assert 'href="/api/docs/"' in html
