@@ -322,7 +322,7 @@ def public_data(signature: DocumentSignature, token: str) -> dict:
     ).data
 
 
-class SignRequestSerializer(StrictSerializer):
+class SignSerializer(StrictSerializer):
     """A typed name, a drawn signature (PNG data URL), or both."""
 
     typed_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -331,7 +331,7 @@ class SignRequestSerializer(StrictSerializer):
     )
 
 
-class DeclineRequestSerializer(StrictSerializer):
+class DeclineSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=signing.MAX_DECLINE_REASON)
 
 
@@ -420,13 +420,13 @@ INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "text
 class PublicSignView(PublicSigningView):
     @extend_schema(
         parameters=[TOKEN_PARAMETER],
-        request=SignRequestSerializer,
+        request=SignSerializer,
         responses={200: PublicSignatureSerializer, 400: DetailSerializer, **REFUSALS},
         auth=[],
     )
     def post(self, request, token):
         """Sign with a typed name or a drawn signature; the link is used up."""
-        body = SignRequestSerializer(data=request.data)
+        body = SignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with self.signature(token) as signature:
             signature = signing.sign(signature, **body.validated_data, requester=Requester.of(request))
@@ -436,13 +436,13 @@ class PublicSignView(PublicSigningView):
 class PublicDeclineView(PublicSigningView):
     @extend_schema(
         parameters=[TOKEN_PARAMETER],
-        request=DeclineRequestSerializer,
+        request=DeclineSerializer,
         responses={200: PublicSignatureSerializer, 400: DetailSerializer, **REFUSALS},
         auth=[],
     )
     def post(self, request, token):
         """Decline to sign, with an optional reason; the document is declined and the link used up."""
-        body = DeclineRequestSerializer(data=request.data)
+        body = DeclineSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with self.signature(token) as signature:
             signature = signing.decline(signature, **body.validated_data, requester=Requester.of(request))

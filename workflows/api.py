@@ -265,7 +265,7 @@ class WorkflowExecutionDetailSerializer(WorkflowExecutionSerializer):
         read_only_fields = fields
 
 
-class RunRequestSerializer(StrictSerializer):
+class WorkflowRunSerializer(StrictSerializer):
     record_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="The record to act on (workflows with a record type)."
     )
@@ -274,7 +274,7 @@ class RunRequestSerializer(StrictSerializer):
     )
 
 
-class TestRequestSerializer(RunRequestSerializer):
+class WorkflowTestRunSerializer(WorkflowRunSerializer):
     changed_fields = serializers.DictField(
         child=serializers.ListField(min_length=2, max_length=2, allow_empty=False),
         required=False,
@@ -349,25 +349,27 @@ class WorkflowViewSet(TenantViewSet):
         body.is_valid(raise_exception=True)
         return body.validated_data
 
-    @extend_schema(request=TestRequestSerializer, responses={200: DryRunSerializer, 400: DetailSerializer})
+    @extend_schema(
+        request=WorkflowTestRunSerializer, responses={200: DryRunSerializer, 400: DetailSerializer}
+    )
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Dry run: evaluate the conditions and show what each action would do, changing nothing."""
         workflow = self.get_object()
-        body = self._request_body(TestRequestSerializer)
+        body = self._request_body(WorkflowTestRunSerializer)
         with refusals_as_4xx():
             result = services.dry_run(workflow, **body)
         return Response(DryRunSerializer(result).data)
 
     @extend_schema(
-        request=RunRequestSerializer,
+        request=WorkflowRunSerializer,
         responses={202: WorkflowExecutionDetailSerializer, 400: DetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         """Run now on a record or a payload; the execution runs in the background."""
         workflow = self.get_object()
-        body = self._request_body(RunRequestSerializer)
+        body = self._request_body(WorkflowRunSerializer)
         with refusals_as_4xx():
             execution = services.run_manually(workflow, user=request.user, **body)
         return Response(

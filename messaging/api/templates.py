@@ -50,7 +50,7 @@ class MergeFieldSerializer(StrictSerializer):
     label = serializers.CharField()
 
 
-class TemplatePreviewRequestSerializer(StrictSerializer):
+class TemplatePreviewSerializer(StrictSerializer):
     contact = TenantRelatedField(model=Contact, required=False, allow_null=True)
     deal = TenantRelatedField(model=Deal, required=False, allow_null=True)
 
@@ -76,14 +76,14 @@ class EmailTemplateViewSet(TenantViewSet):
         templates.delete_template(instance)
 
     @extend_schema(
-        request=TemplatePreviewRequestSerializer,
+        request=TemplatePreviewSerializer,
         responses={200: RenderedEmailSerializer, 400: DetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def preview(self, request, pk=None):
         """The template rendered for a contact and a deal of the company, with you as the sender."""
         template = self.get_object()
-        body = TemplatePreviewRequestSerializer(data=request.data, context=self.get_serializer_context())
+        body = TemplatePreviewSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         rendered = templates.preview_template(template, sender=request.user, **body.validated_data)
         return Response(RenderedEmailSerializer(rendered).data)
