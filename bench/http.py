@@ -114,6 +114,7 @@ def callers(dataset: Dataset) -> dict[str, Caller]:
     from django.contrib.auth import get_user_model
 
     from tenancy.auth import issue_tokens
+    from tenancy.context import company_context
 
     user_model = get_user_model()
     found = {}
@@ -122,7 +123,8 @@ def callers(dataset: Dataset) -> dict[str, Caller]:
             ("large", dataset.large_company_id, dataset.small_company_id),
             ("small", dataset.small_company_id, dataset.large_company_id),
         ):
-            user = user_model.objects.filter(company_id=company_id, role="owner", is_active=True).first()
+            with company_context(company_id):  # users are read in their company's scope
+                user = user_model.objects.filter(company_id=company_id, role="owner", is_active=True).first()
             ids = {
                 table: [
                     str(row[0])

@@ -138,9 +138,12 @@ class BearerClient:
 
 def company_owner(company_id: str):
     """The owner of a seeded company (seed_demo gives every company one)."""
+    from tenancy.context import company_context
     from tenancy.models import User
 
-    return User.objects.filter(company_id=company_id, role=User.Role.OWNER).order_by("email").first()
+    # Users are under row-level security: a company's users are read in its scope.
+    with company_context(company_id):
+        return User.objects.filter(company_id=company_id, role=User.Role.OWNER).order_by("email").first()
 
 
 def tenant_tables() -> set[str]:

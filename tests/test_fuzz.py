@@ -175,8 +175,8 @@ def own_rows(company, seeded_targets: dict) -> dict:
         ids = seeded_targets.get((f"/api/{prefix}/", "id"))
         if model is not None and ids:
             rows[model] = ids
-    rows[User] = [str(pk) for pk in User.objects.filter(company=company).values_list("pk", flat=True)]
     with company_context(company):
+        rows[User] = [str(pk) for pk in User.objects.filter(company=company).values_list("pk", flat=True)]
         rows[NUMBERS] = list(PhoneNumber.objects.order_by("number").values_list("number", flat=True))
     return rows
 
