@@ -14,7 +14,13 @@ from core.validators import e164
 
 from .context import NO_CONTEXT_HELP, acting_as, all_companies, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
-from .managers import ReadsInScopeQuerySet, TenantManager, UserQuerySet, verify_same_company
+from .managers import (
+    ReadsInScopeQuerySet,
+    TenantManager,
+    UserQuerySet,
+    stored_references,
+    verify_same_company,
+)
 from .roles import MANAGERS_ONLY
 
 
@@ -213,11 +219,13 @@ class TenantModel(models.Model):
         verify_same_company([self])
         super().save(*args, **kwargs)
         self._company_id_from_db = self.company_id
+        self._stored_references = stored_references(self)
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
         instance._company_id_from_db = instance.__dict__.get("company_id")
+        instance._stored_references = stored_references(instance)
         return instance
 
     def _assign_company(self) -> None:
