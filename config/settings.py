@@ -191,6 +191,8 @@ SESSION_ENGINE = (
     else "django.contrib.sessions.backends.signed_cookies"
 )
 
+# Phone numbers typed without a country code (core.phones) are read in this region (ISO 3166 code).
+PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "US").upper()
 # Where the admin's "View site" leads: the single-page app in production, else the API's docs.
 ADMIN_VIEW_SITE_URL = os.environ.get("ADMIN_VIEW_SITE_URL", "/api/docs/")
 

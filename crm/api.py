@@ -9,11 +9,12 @@ from rest_framework.filters import SearchFilter
 from rest_framework.settings import api_settings
 
 from core.api.strict import NullForBlankMixin
+from core.currencies import CurrencyCodeField
 from core.text import NUL_ESCAPE, WHITESPACE
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
 
 from .filters import CONTACT_SEARCH_FIELDS, AccountFilter, ContactFilter, DealFilter
-from .models import Account, Contact, Deal, currency_code
+from .models import Account, Contact, Deal
 from .selectors import search_contacts
 from .services import save_account, save_contact, save_deal
 
@@ -102,19 +103,12 @@ class ContactSerializer(TenantModelSerializer):
         return save_contact(instance, **validated_data)
 
 
-class UpperCaseCharField(serializers.CharField):
-    """A code such as a currency, upper-cased before its validators run, so "usd" is stored "USD"."""
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(data).upper()
-
-
 class DealSerializer(TenantModelSerializer):
     """A sales opportunity; closed_at is stamped when the stage becomes won or lost."""
 
     owner = owner_field()
     probability = serializers.DecimalField(max_digits=3, decimal_places=2, read_only=True)
-    currency = UpperCaseCharField(max_length=3, required=False, validators=[currency_code])
+    currency = CurrencyCodeField(required=False)
 
     class Meta:
         model = Deal

@@ -69,7 +69,7 @@ def seed_sales(company, users, rng: random.Random, per_company: int) -> dict[str
                 first_name=first,
                 last_name=last,
                 email=f"{first.lower()}.{last.lower()}.{n + 1}@{company.slug}-customer.example",
-                phone=f"+1555{rng.randrange(10**6, 10**7)}",
+                phone=f"+1415{rng.randrange(2 * 10**6, 10**7)}",  # a valid US number (core.phones)
                 title=rng.choice(TITLES),
                 account=rng.choice(accounts),
                 owner=rng.choice(users),

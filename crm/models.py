@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from core.validators import currency_code, e164
+from core.phones import PhoneNumberField
+from core.validators import currency_code
 from tenancy.models import TenantModel
 from tenancy.roles import RECORDS
 
@@ -19,7 +20,7 @@ class Account(TenantModel):
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=200, blank=True)
     industry = models.CharField(max_length=100, blank=True)
-    phone = models.CharField(max_length=16, blank=True, validators=[e164])
+    phone = PhoneNumberField(blank=True)
     website = models.URLField(blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -42,7 +43,7 @@ class Contact(TenantModel):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=16, blank=True, validators=[e164])
+    phone = PhoneNumberField(blank=True)
     title = models.CharField(max_length=100, blank=True)
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
 from core.api.filters import IntegerFilter, IsoDateTimeFilter, NumberFilter
-from core.validators import currency_code
+from core.currencies import CurrencyCodeField
 from tenancy.api import TenantModelSerializer, TenantViewSet
 from tenancy.context import current_scope
 
@@ -22,13 +22,6 @@ from .pdf import render_quote_pdf
 RECORD_FIELDS = ["id", "company", "created_at", "updated_at"]
 LINE_TOTALS = ["subtotal", "discount_amount", "tax_amount", "total"]
 QUOTE_TOTALS = ["subtotal", "discount_total", "tax_total", "total"]
-
-
-class UpperCaseCharField(serializers.CharField):
-    """A code such as a currency, upper-cased before its validators run, so "eur" is stored "EUR"."""
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(data).upper()
 
 
 class QuoteLineItemSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
@@ -59,12 +52,7 @@ class QuoteLineItemSerializer(StrictJsonTypesMixin, serializers.ModelSerializer)
 class QuoteSerializer(TenantModelSerializer):
     """A priced offer to a customer; line items are written inline and totals are computed."""
 
-    currency = UpperCaseCharField(
-        max_length=3,
-        required=False,
-        validators=[currency_code],
-        help_text="ISO 4217; defaults to the deal's.",
-    )
+    currency = CurrencyCodeField(required=False, help_text="ISO 4217; defaults to the deal's.")
     line_items = QuoteLineItemSerializer(
         many=True,
         required=False,

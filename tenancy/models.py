@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.validators import e164
+from core.phones import PhoneNumberField
 
 from .context import NO_CONTEXT_HELP, acting_as, all_companies, current_scope
 from .exceptions import CrossTenantWrite, NoTenantContext
@@ -89,10 +89,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         Company, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    phone = models.CharField(
-        max_length=16,
+    phone = PhoneNumberField(
         blank=True,
-        validators=[e164],
         help_text="Where inbound calls to the user's numbers ring, and click-to-call calls first.",
     )
     is_active = models.BooleanField(default=True)

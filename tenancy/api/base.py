@@ -11,6 +11,7 @@ from core.api.errors import BadRequest
 from core.api.errors import exception_handler as core_exception_handler
 from core.api.schema import register_base_serializer
 from core.api.strict import OPTIONAL_FORMATTED_FIELDS, StrictJsonTypesMixin
+from core.phones import PhoneNumberField, PhoneNumberSerializerField
 
 from ..context import current_scope
 from ..exceptions import CrossTenantWrite, NoTenantContext
@@ -58,6 +59,10 @@ class TenantModelSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
     """Model serializer whose relations are tenant-scoped and whose company is read-only."""
 
     serializer_related_field = TenantRelatedField
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        PhoneNumberField: PhoneNumberSerializerField,
+    }
     company = serializers.UUIDField(source="company_id", read_only=True)
 
     def build_standard_field(self, field_name, model_field):
