@@ -29,7 +29,7 @@ def verify_same_company(objs) -> None:
         for obj in objs:
             # An id given as a string must match the UUID keys read back from the database.
             value = field.target_field.to_python(getattr(obj, field.attname))
-            if value is None:
+            if value is None or value == _stored_reference(obj, field):
                 continue
             if field.is_cached(obj):
                 related = field.get_cached_value(obj)
@@ -46,6 +46,18 @@ def verify_same_company(objs) -> None:
 
 
 _NOT_FOUND = object()
+
+
+def _stored_reference(obj, field):
+    """The reference the row held when read from the database, if it was.
+
+    Keeping it is no new reference: a contact a platform super admin owns, whose user row a
+    company's scope cannot read, is saved again with its owner unchanged.
+    """
+    loaded = getattr(obj, "_loaded_values", None)
+    if not loaded or loaded.get(field.attname) is None:
+        return None
+    return field.target_field.to_python(loaded[field.attname])
 
 
 def _owning_companies(field, pks) -> dict:

@@ -218,6 +218,8 @@ class TenantModel(models.Model):
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
         instance._company_id_from_db = instance.__dict__.get("company_id")
+        # What the row stored, so that saving it again keeps a reference it already had (verify_same_company).
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
         return instance
 
     def _assign_company(self) -> None:
