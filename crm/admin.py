@@ -52,7 +52,7 @@ class ContactAdmin(TenantModelAdmin):
 
 @admin.register(Deal)
 class DealAdmin(TenantModelAdmin):
-    list_display = ["name", "stage", "value", "expected_close_date", "owner", "account"]
+    list_display = ["name", "stage", "value", "closes", "owner", "account"]
     list_filter = [
         "stage",
         ("owner", CompanyUserFilter),
@@ -68,8 +68,12 @@ class DealAdmin(TenantModelAdmin):
 
     @admin.display(description="Amount", ordering="amount")
     def value(self, deal):
-        # One column for amount and currency keeps the list within a 1366-pixel screen.
+        # One column for amount and currency, and short headers, keep the list within a 1366-pixel screen.
         return f"{number_format(deal.amount, 2, force_grouping=True)} {deal.currency}"
+
+    @admin.display(description="Closes", ordering="expected_close_date")
+    def closes(self, deal):
+        return deal.expected_close_date.isoformat() if deal.expected_close_date else None
 
     def save_record(self, request, obj, form, change):
         save_deal(obj)
