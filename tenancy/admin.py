@@ -438,6 +438,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     # The list needs no count of every entry to page, which a large log would pay on every view.
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         refuse_foreign_context(request)
