@@ -246,3 +246,13 @@ def test_every_change_form_keeps_a_relation_it_cannot_offer(
     if not any(f.null for f in _relations(model)):
         pytest.skip(f"{model.__name__} has no relation a form could clear")
     assert checked
+
+
+def test_autocomplete_answers_what_the_forms_field_accepts(company_a, company_b):
+    """A member addresses notifications to themselves only, and the autocomplete offers no one else."""
+    member = staff(company_a, "member")
+    staff(company_a, "admin")
+
+    status, answered = autocomplete(signed_in(member), "messaging", "notification", "user")
+
+    assert (status, answered) == (200, {str(member.pk)})
