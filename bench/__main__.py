@@ -8,7 +8,7 @@ import time
 from .common import write_results
 
 # In the order docs/BENCHMARKS.md gives them; each module has run(smoke: bool) -> list[Figure].
-BENCHMARKS = ["scoping", "rls", "lists", "http", "backfill", "companies"]
+BENCHMARKS = ["scoping", "rls", "lists", "http", "backfill", "companies", "admin"]
 
 
 def main(argv: list[str]) -> int:

@@ -30,6 +30,9 @@ SEED = 2026
 FULL = {"companies": 1000, "per_company": 901, "large_company_records": 100_100, "seed": SEED}
 # A few thousand rows for checking the harness; the large company again holds about a tenth.
 SMOKE = {"companies": 20, "per_company": 150, "large_company_records": 300, "seed": SEED}
+# The admin is measured on one company of 100,100 contacts and deals and 10,010 accounts; what the
+# other companies hold does not reach its pages, so two small ones beside it are enough (crm_bench_admin).
+ADMIN = {"companies": 3, "per_company": 901, "large_company_records": 100_100, "seed": SEED}
 LARGE_COMPANY_SLUG = "acme"  # seed_demo's first company, the one --large-company-records enlarges
 SMALL_COMPANY_SLUG = "globex"  # its second, with --per-company records like the rest
 
@@ -80,10 +83,14 @@ def migrations_fingerprint() -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
 
 
-def ensure_dataset(smoke: bool = False) -> Dataset:
-    """The seeded bench database (crm_bench, or crm_bench_smoke), built on first use."""
-    parameters = SMOKE if smoke else FULL
-    base_name = urlsplit(BENCH_DATABASE_URL).path.lstrip("/")
+def ensure_dataset(smoke: bool = False, *, parameters: dict | None = None, suffix: str = "") -> Dataset:
+    """The seeded bench database (crm_bench, or crm_bench_smoke), built on first use.
+
+    Other parameters (ADMIN) are built in a database of their own, named with suffix (crm_bench_admin).
+    """
+    if parameters is None:
+        parameters = SMOKE if smoke else FULL
+    base_name = urlsplit(BENCH_DATABASE_URL).path.lstrip("/") + suffix
     name = f"{base_name}_smoke" if smoke else base_name
     owner_url = with_database(BENCH_DATABASE_URL, name)
     fingerprint = migrations_fingerprint()

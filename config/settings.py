@@ -33,9 +33,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "tenancy.admin_site.TenantAdminConfig",
-    # Before django.contrib.auth, so that its createsuperuser (in the all-companies scope) is the one run.
+    # Before django.contrib.auth, so that its createsuperuser (in the all-companies scope) is the one run,
+    # and before the admin, so that its admin templates (the changelist's capped count) are the ones used.
     "tenancy",
+    "tenancy.admin_site.TenantAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from .admin_lists import CappedCountPaginator
 from .admin_site import refuse_foreign_context
 from .context import company_context, current_scope, require_company_id
 from .models import AuditLog, Company, User
@@ -31,12 +32,94 @@ def inside_company_of(obj) -> AbstractContextManager:
     return nullcontext()
 
 
+def _relations(model):
+    """The many-to-one fields of model that point at a company's rows or its users."""
+    user_model = get_user_model()
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if field.many_to_one
+        and field.name != "company"
+        and (field.related_model is user_model or getattr(field.related_model, "_is_tenant_model", False))
+    ]
+
+
+def hidden_relations(obj) -> dict:
+    """Relations of a stored record to rows the current scope cannot read, as read-only stand-ins.
+
+    A contact a platform super admin created is owned by the super admin, whose user row a
+    company's scope cannot read (row-level security): the form could neither show nor post it, and
+    saving would clear it. Such a relation is shown read-only instead, and kept.
+    """
+    if obj is None or obj.pk is None:
+        return {}
+    cached = getattr(obj, "_hidden_relations", None)
+    if cached is not None:
+        return cached
+    hidden = {}
+    for field in _relations(type(obj)):
+        value = getattr(obj, field.attname)
+        # The base manager reads deleted rows too; only a row row-level security hides is absent.
+        if value is not None and not field.related_model._base_manager.filter(pk=value).exists():
+            hidden[field.name] = _kept_relation(field)
+    obj._hidden_relations = hidden
+    return hidden
+
+
+def _kept_relation(field):
+    def kept(obj):
+        return f"kept as stored (a {field.related_model._meta.verbose_name} this company cannot view)"
+
+    kept.short_description = field.verbose_name
+    kept.__name__ = f"kept_{field.name}"
+    return kept
+
+
+def offer_stored_relations(form, obj) -> None:
+    """Add to each relation's choices the row the record stores, when the choices leave it out.
+
+    A deal whose account was soft-deleted would open with an empty account and lose it on save;
+    the stored row is offered as "deleted: <name>" (or "inactive: <name>" for a user) instead, and
+    the user may still pick another.
+    """
+    for field in _relations(type(obj)):
+        form_field = form.base_fields.get(field.name)
+        value = getattr(obj, field.attname)
+        if form_field is None or value is None or form_field.queryset.filter(pk=value).exists():
+            continue
+        stored = field.related_model._base_manager.filter(pk=value)
+        if not stored.exists():
+            continue
+        form_field.queryset = form_field.queryset | stored
+        form_field.label_from_instance = _label_marking(value)
+
+
+def _label_marking(stored_pk):
+    def label(row) -> str:
+        if row.pk != stored_pk:
+            return str(row)
+        if getattr(row, "is_deleted", False):
+            return f"deleted: {row}"
+        if getattr(row, "is_active", True) is False:
+            return f"inactive: {row}"
+        return f"no longer offered: {row}"
+
+    return label
+
+
 class TenantModelAdmin(admin.ModelAdmin):
     """Base admin of every tenant model: the current company's rows, choices and saves only.
 
     Company staff see their own company's records; platform super admins see every company's,
     with a company column and filter, and pick the company of a new record themselves.
+
+    At a large company's size every page stays small: relations to rows of a company or its users
+    are chosen by autocomplete (never a <select> of every row), and the changelist counts at most
+    10,000 rows. A change form keeps every relation it stores unless the user changes it.
     """
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         refuse_foreign_context(request)
@@ -65,12 +148,34 @@ class TenantModelAdmin(admin.ModelAdmin):
             return [*related, "company"]
         return related
 
+    def get_autocomplete_fields(self, request):
+        declared = list(super().get_autocomplete_fields(request))
+        return declared + [
+            field.name
+            for field in self.model._meta.get_fields()
+            if (field.many_to_one or field.many_to_many)
+            and field.concrete
+            and field.name != "company"
+            and field.name not in declared
+            and self._is_searchable(field.related_model)
+        ]
+
+    def _is_searchable(self, model) -> bool:
+        """Whether the admin of model answers autocomplete (it must search), for a company's rows or users."""
+        if model is not get_user_model() and not getattr(model, "_is_tenant_model", False):
+            return False
+        related_admin = self.admin_site._registry.get(model)
+        return related_admin is not None and bool(related_admin.search_fields)
+
     def get_exclude(self, request, obj=None):
         excluded = list(super().get_exclude(request, obj) or [])
         return [*excluded, "is_deleted"]
 
     def get_fields(self, request, obj=None):
         fields = [f for f in super().get_fields(request, obj) if f != "company"]
+        hidden = hidden_relations(obj)
+        # A relation to a row this company cannot read is shown read-only, so the form never posts it.
+        fields = [hidden.get(f, f) for f in fields]
         scope = current_scope()
         if _is_platform_admin(request) and scope is not None and scope.company_id is None:
             # Across all companies a super admin names the company of a new record; it never moves.
@@ -79,7 +184,10 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
-        return [*readonly, "company"] if obj is not None else readonly
+        if obj is None:
+            return readonly
+        hidden = hidden_relations(obj)
+        return [*(hidden.get(f, f) for f in readonly), *hidden.values(), "company"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "company":
@@ -95,6 +203,8 @@ class TenantModelAdmin(admin.ModelAdmin):
                     model = getattr(getattr(field, "queryset", None), "model", None)
                     if model is get_user_model() or getattr(model, "_is_tenant_model", False):
                         field.queryset = scoped_choices(model)
+        if obj is not None:
+            offer_stored_relations(form, obj)
         return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -328,6 +438,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     # The list needs no count of every entry to page, which a large log would pay on every view.
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         refuse_foreign_context(request)
