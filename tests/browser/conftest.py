@@ -60,3 +60,17 @@ def foreign_requests(page, live_server):
 
     page.on("request", note)
     return asked
+
+
+@pytest.fixture
+def broken_requests(page):
+    """Every request of the page that failed or answered 4xx/5xx (the browser's own /favicon.ico aside)."""
+    broken: list[str] = []
+
+    def note_response(response):
+        if response.status >= 400 and urlsplit(response.url).path != "/favicon.ico":
+            broken.append(f"{response.status} {response.url}")
+
+    page.on("response", note_response)
+    page.on("requestfailed", lambda request: broken.append(f"failed {request.url}"))
+    return broken

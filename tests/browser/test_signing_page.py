@@ -54,7 +54,9 @@ def open_signing_page(page, path: str):
     expect(page.get_by_text("Offer B")).to_have_count(0)
 
 
-def test_the_signer_signs_with_a_typed_name(page, live_server, ada_link, company_a, posts, foreign_requests):
+def test_the_signer_signs_with_a_typed_name(
+    page, live_server, ada_link, company_a, posts, foreign_requests, broken_requests
+):
     """Typed name, agreement ticked, "Sign the document": signed, and the page says so."""
     contract, path = ada_link
     open_signing_page(page, path)
@@ -70,6 +72,7 @@ def test_the_signer_signs_with_a_typed_name(page, live_server, ada_link, company
     assert bob.status == "sent"
     assert [post["origin"] for post in posts] == [live_server.url]
     assert foreign_requests == []
+    assert broken_requests == []
 
 
 def test_the_signer_signs_with_a_drawn_signature(page, ada_link, company_a):

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 
-def test_swagger_ui_renders_the_operations_without_leaving_the_site(page, foreign_requests):
+def test_swagger_ui_renders_the_operations_without_leaving_the_site(page, foreign_requests, broken_requests):
     """The operations show and open; every script, style, image and the schema come from the site itself."""
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url))
@@ -25,6 +25,7 @@ def test_swagger_ui_renders_the_operations_without_leaving_the_site(page, foreig
     assert any("/static/drf_spectacular_sidecar/swagger-ui-dist/" in url for url in seen), seen
     assert any(urlsplit(url).path.rstrip("/") == "/api/schema" for url in seen), seen
     assert foreign_requests == []
+    assert broken_requests == []
 
 
 def operation(page, method: str, path: str):
