@@ -32,7 +32,12 @@ if BROWSER_MISSING and "playwright" in BROWSER_MISSING.lower():
     collect_ignore += [f"browser/{path.name}" for path in chromium.TEST_MODULES]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    # Browser tests run last in each process, after any reordering by other plugins: Playwright's
+    # synchronous API leaves an event loop running in the thread until the session ends, and a
+    # later test calling asyncio.run() there would fail.
+    items.sort(key=lambda item: "browser" in item.keywords)
     skip_browser_tests_without_chromium(items)
     if connection.vendor == "postgresql":
         return
