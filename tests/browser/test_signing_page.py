@@ -17,20 +17,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 PNG_DATA_URL = "data:image/png;base64,"
 
 
+def sent_for_signing(user, name: str, signers: list[dict]):
+    """A document of the user's company, sent through the API to the signers (the e-mails go out)."""
+    document = DocumentFactory(
+        file__company=user.company, file__user=user, file__content=b"%PDF-1.4 " + name.encode(), name=name
+    )
+    response = bearer_client(user).post(
+        f"/api/documents/{document.pk}/send", {"signers": signers}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return document
+
+
 @pytest.fixture
-def ada_link(company_a, user_a, company_b, user_b):
+def ada_link(user_a, user_b):
     """Company A's contract sent to Ada then Bob (company B sends its own); Ada's signing path."""
-    for company, user, name in [(company_a, user_a, "Contract A"), (company_b, user_b, "Offer B")]:
-        document = DocumentFactory(
-            file__company=company, file__user=user, file__content=b"%PDF-1.4 " + name.encode(), name=name
-        )
-        signers = SIGNERS if company == company_a else [{"name": "Carol", "email": "carol@b.example"}]
-        response = bearer_client(user).post(
-            f"/api/documents/{document.pk}/send", {"signers": signers}, format="json"
-        )
-        assert response.status_code == 200, response.content
-        if company == company_a:
-            contract = document
+    contract = sent_for_signing(user_a, "Contract A", SIGNERS)
+    sent_for_signing(user_b, "Offer B", [{"name": "Carol", "email": "carol@b.example"}])
     return contract, f"/sign/{signing_tokens()['ada@customer.example']}"
 
 
@@ -38,13 +41,12 @@ def ada_link(company_a, user_a, company_b, user_b):
 def posts(page):
     """The form posts the page sends, with the Origin header each carried."""
     sent: list[dict] = []
-    page.on(
-        "request",
-        lambda request: (
-            request.method == "POST"
-            and sent.append({"url": request.url, "origin": request.headers.get("origin")})
-        ),
-    )
+
+    def note(request):
+        if request.method == "POST":
+            sent.append({"url": request.url, "origin": request.headers.get("origin")})
+
+    page.on("request", note)
     return sent
 
 
