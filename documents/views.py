@@ -2,6 +2,10 @@
 
 Its forms are ordinary POSTs protected by Django's CSRF token (the page sets the cookie), so
 signing with a typed name works without JavaScript; a drawn signature needs it.
+
+The page's referrer policy is same-origin: the link's token never leaves the site in a Referer, and
+the browser still sends the page's own Origin with the form, which Django's CSRF check compares
+with the host (under no-referrer browsers send `Origin: null`, and every real signer was refused).
 """
 
 from django.core.exceptions import ValidationError
@@ -22,6 +26,8 @@ from .signing import SigningRefused
 TEMPLATE = "documents/sign.html"
 NOT_FOUND = "This signing link is not valid. Check that you opened the whole link from your e-mail."
 AGREE_REQUIRED = "Tick the box to agree to sign this document electronically."
+# Same-origin, not no-referrer: the forms' POST must carry a real Origin (see the module's docstring).
+SIGNING_PAGE_REFERRER_POLICY = "same-origin"
 THROTTLED = "Too many requests for this signing link; wait {wait} seconds and reload the page."
 
 
@@ -105,6 +111,6 @@ class SigningPage(View):
 
 
 def _with_private_headers(response):
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = SIGNING_PAGE_REFERRER_POLICY
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the suite on PostgreSQL: DATABASE_URL if set, else the local server on 127.0.0.1:5432,
 # else a throwaway cluster when PostgreSQL's binaries are installed. Without any, it says so loudly,
-# runs what does not need PostgreSQL, and names what it skipped (in CI that is a failure).
+# runs what does not need PostgreSQL, and names what it skipped (in CI that is a failure). The same
+# for Chromium and the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -59,6 +60,23 @@ MSG
     fi
     export CRM_TESTS_WITHOUT_POSTGRES=1
 fi
+
+# The browser tests (tests/browser/) drive Debian's Chromium through Playwright; without it they are
+# skipped and named at the end of the run (in CI that is a failure).
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+    cat >&2 <<MSG
+################################################################################
+#  NO CHROMIUM at $CHROMIUM (apt-get install chromium, or set CHROMIUM):
+#  SKIPPING every browser test in tests/browser/ (listed at the end as skipped).
+################################################################################
+MSG
+    if [ "${CI:-}" = "true" ]; then
+        echo "In CI no browser test may be skipped: failing." >&2
+        exit 1
+    fi
+fi
+export CHROMIUM
 
 # Servers and workers the tests start share the test process's keys (tokens, encrypted secrets, the
 # tenant scope seal), and refuse a weak one with DEBUG off: a random local key unless one is exported.

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from tenancy.auth import issue_tokens
 
+from .browser import chromium
 from .factories import (
     CompanyFactory,
     ContactFactory,
@@ -25,9 +26,19 @@ SKIPPED_FOR_NO_POSTGRES: list[str] = []
 # Schemathesis fuzzing is opt-in (CRM_FUZZ=1) until the open findings in docs/SECURITY.md are fixed;
 # left out, it is not collected at all (collecting it costs a minute of schema generation).
 collect_ignore = [] if os.environ.get("CRM_FUZZ") == "1" else ["test_fuzz.py"]
+BROWSER_MISSING = chromium.missing()
+if BROWSER_MISSING and "playwright" in BROWSER_MISSING.lower():
+    # The browser test modules import Playwright; each is named in the summary instead.
+    collect_ignore += [f"browser/{path.name}" for path in chromium.TEST_MODULES]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    # Browser tests run last in each process, after any reordering by other plugins: Playwright's
+    # synchronous API leaves an event loop running in the thread until the session ends, and a
+    # later test calling asyncio.run() there would fail.
+    items.sort(key=lambda item: "browser" in item.keywords)
+    skip_browser_tests_without_chromium(items)
     if connection.vendor == "postgresql":
         return
     if os.environ.get("CI") == "true":
@@ -39,7 +50,31 @@ def pytest_collection_modifyitems(config, items):
             SKIPPED_FOR_NO_POSTGRES.append(item.nodeid)
 
 
+def skip_browser_tests_without_chromium(items):
+    """Without Chromium (or Playwright) the browser tests are skipped, and named; in CI that is a failure."""
+    if BROWSER_MISSING is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.exit(f"CI runs the browser tests, but {BROWSER_MISSING}.", 2)
+    skip = pytest.mark.skip(reason=f"{chromium.SKIP_REASON_PREFIX}: {BROWSER_MISSING}")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_terminal_summary(terminalreporter):
+    if BROWSER_MISSING is not None:
+        # From the reports, which the controller also receives from xdist's workers.
+        skipped = [
+            report.nodeid
+            for report in terminalreporter.stats.get("skipped", [])
+            if chromium.SKIP_REASON_PREFIX in str(report.longrepr)
+        ]
+        if "playwright" in BROWSER_MISSING.lower():
+            skipped += [f"tests/browser/{path.name} (not collected)" for path in chromium.TEST_MODULES]
+        terminalreporter.section(f"SKIPPED: {BROWSER_MISSING}", sep="#")
+        for nodeid in skipped:
+            terminalreporter.write_line(f"skipped without a browser: {nodeid}")
     if SKIPPED_FOR_NO_POSTGRES:
         terminalreporter.section("SKIPPED: no PostgreSQL", sep="#")
         for nodeid in SKIPPED_FOR_NO_POSTGRES:

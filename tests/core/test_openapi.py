@@ -120,6 +120,16 @@ def test_docs_page_is_served_as_html(db):
     assert b"swagger" in response.content.lower()
 
 
+def test_docs_page_loads_swagger_ui_from_the_sites_own_static_files(db):
+    """Scripts, styles and icon of /api/docs/ are our static files (sidecar): no CDN, works offline."""
+    html = APIClient().get("/api/docs/").content.decode()
+
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets), assets
+    assert assets and all(asset.startswith("/static/drf_spectacular_sidecar/") for asset in assets), assets
+    assert '"validatorUrl": null' in html
+
+
 def test_spectacular_validates_the_schema_without_warnings(db, tmp_path):
     """The generated schema passes drf-spectacular's OpenAPI validation with warnings treated as errors."""
     target = tmp_path / "schema.yml"

@@ -82,6 +82,11 @@ def signing_state(document, company) -> list[tuple]:
     ] + [reload(document, company).status]
 
 
+def csrf_of(page) -> str:
+    """The CSRF token of the page's forms."""
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+
+
 # The page
 
 
@@ -111,8 +116,7 @@ def test_a_typed_name_form_post_signs_without_javascript(
 ):
     """The plain HTML form, with Django's CSRF token, signs with a typed name and shows the signed state."""
     browser = Client(enforce_csrf_checks=True, **SIGNER_BROWSER)
-    page = browser.get(f"/sign/{token_a}")
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    csrf = csrf_of(browser.get(f"/sign/{token_a}"))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = browser.post(
@@ -143,6 +147,50 @@ def test_the_form_without_a_csrf_token_is_refused(token_a, sent_a, company_a):
 
     response = Client(enforce_csrf_checks=True).post(
         f"/sign/{token_a}", {"action": "sign", "typed_name": "Ada", "agree": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert signing_state(sent_a, company_a) == before
+
+
+def test_the_page_keeps_its_link_on_the_site_yet_lets_the_browser_send_its_origin(token_a, sent_a):
+    """Referrer-Policy same-origin: no Referer to another site, a real Origin on the page's own forms."""
+    page = Client(**SIGNER_BROWSER).get(f"/sign/{token_a}")
+
+    assert page["Referrer-Policy"] == "same-origin"
+    assert '<meta name="referrer" content="same-origin">' in page.content.decode()
+
+
+@pytest.mark.parametrize("action", ["sign", "decline"])
+def test_the_form_posted_from_the_page_with_its_origin_is_accepted(
+    action, token_a, sent_a, company_a, django_capture_on_commit_callbacks
+):
+    """A browser posts the page's forms with Origin: the page's own; Django's CSRF check accepts it."""
+    browser = Client(enforce_csrf_checks=True, **SIGNER_BROWSER)
+    csrf = csrf_of(browser.get(f"/sign/{token_a}"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            f"/sign/{token_a}",
+            {"csrfmiddlewaretoken": csrf, "action": action, "typed_name": "Ada Lovelace", "agree": "yes"},
+            HTTP_ORIGIN="http://testserver",
+        )
+
+    assert response.status_code == 302
+    assert signatures_of(sent_a, company_a)[0].status == {"sign": "signed", "decline": "declined"}[action]
+
+
+@pytest.mark.parametrize("origin", ["https://attacker.example", "http://testserver.attacker.example", "null"])
+def test_the_form_posted_from_another_origin_is_refused(origin, token_a, sent_a, company_a):
+    """Another site (or an opaque origin) posting the form with a valid token and cookie signs nothing."""
+    browser = Client(enforce_csrf_checks=True, **SIGNER_BROWSER)
+    csrf = csrf_of(browser.get(f"/sign/{token_a}"))
+    before = signing_state(sent_a, company_a)
+
+    response = browser.post(
+        f"/sign/{token_a}",
+        {"csrfmiddlewaretoken": csrf, "action": "sign", "typed_name": "Ada", "agree": "yes"},
+        HTTP_ORIGIN=origin,
     )
 
     assert response.status_code == 403
