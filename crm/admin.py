@@ -52,7 +52,7 @@ class ContactAdmin(TenantModelAdmin):
 
 @admin.register(Deal)
 class DealAdmin(TenantModelAdmin):
-    list_display = ["name", "stage", "value", "closes", "owner", "account"]
+    list_display = ["name", "stage", "value", "closes", "owner_name", "account_name"]
     list_filter = [
         "stage",
         ("owner", CompanyUserFilter),
@@ -74,6 +74,16 @@ class DealAdmin(TenantModelAdmin):
     @admin.display(description="Closes", ordering="expected_close_date")
     def closes(self, deal):
         return deal.expected_close_date.isoformat() if deal.expected_close_date else None
+
+    # Shown through methods rather than as the relations themselves, which the admin keeps on one line
+    # (its "nowrap" for foreign keys): a long account name wraps instead of widening the list.
+    @admin.display(description="Owner", ordering="owner__full_name")
+    def owner_name(self, deal):
+        return (deal.owner.full_name or deal.owner.email) if deal.owner else None
+
+    @admin.display(description="Account", ordering="account__name")
+    def account_name(self, deal):
+        return deal.account.name if deal.account else None
 
     def save_record(self, request, obj, form, change):
         save_deal(obj)
