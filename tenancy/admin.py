@@ -135,8 +135,8 @@ class TenantModelAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_deleted:
             self.message_user(
                 request,
-                f"This {self.model._meta.verbose_name} is deleted. To bring it back, choose Trash: Deleted "
-                "in the list and the action Restore.",
+                f"This {self.model._meta.verbose_name} is deleted. To bring it back, filter the list "
+                "By trash: Deleted and choose the action Restore.",
                 messages.WARNING,
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
