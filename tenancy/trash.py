@@ -1,8 +1,9 @@
 """Deleted records: what still points at them, and restoring one, for the API and the admin alike.
 
 DELETE keeps the row (`is_deleted`); rows that point at it keep pointing, and their representations
-say the reference is deleted. Owners and admins list deleted rows and restore them, within their
-company, and every restore is written to the audit log.
+say the reference is deleted; where keeping them would be wrong, the model's service refuses the
+delete with StillReferenced (409 with `referenced_by`). Owners and admins list deleted rows and
+restore them, within their company, and every restore is written to the audit log.
 """
 
 from django.core.exceptions import ValidationError
@@ -12,6 +13,14 @@ from core.exceptions import StateConflict
 
 from .audit import record_access
 from .models import AuditLog
+
+
+class StillReferenced(StateConflict):
+    """A delete a model's service refuses while live records point at it: 409 naming them and how many."""
+
+    def __init__(self, message: str, *, referenced_by: dict[str, int]):
+        super().__init__(message)
+        self.referenced_by = referenced_by
 
 
 def _tenant_foreign_keys(model):

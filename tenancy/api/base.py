@@ -22,7 +22,7 @@ from ..context import current_scope
 from ..exceptions import CrossTenantWrite, NoTenantContext
 from ..roles import Access, RoleRule, rule_of
 from ..scoping import scoped_choices
-from ..trash import deleted_ids, restore_record
+from ..trash import StillReferenced, deleted_ids, restore_record
 
 logger = logging.getLogger("tenancy")
 
@@ -251,7 +251,7 @@ class TenantViewSet(RoleRuleMixin, SingleCompanyWritesMixin, viewsets.ModelViewS
 
     model = None
     permission_classes = [FollowsRoleRule]
-    # Read by core's strict filter backend; a subclass adding its own keeps this one.
+    # Read by core's strict filter backend; a subclass naming its own lists "deleted" too.
     extra_query_parameters = ("deleted",)
 
     def __init_subclass__(cls, **kwargs):
@@ -328,6 +328,10 @@ class TenantViewSet(RoleRuleMixin, SingleCompanyWritesMixin, viewsets.ModelViewS
 
 def exception_handler(exc, context):
     """Tenancy errors as 4xx (a cross-company reference is a 400, no company a 403), then core's mapping."""
+    if isinstance(exc, StillReferenced):
+        response = core_exception_handler(exc, context)
+        response.data["referenced_by"] = exc.referenced_by
+        return response
     if isinstance(exc, CrossTenantWrite):
         logger.error("cross-company write refused: %s", exc)
         exc = BadRequest("A referenced record does not exist.")

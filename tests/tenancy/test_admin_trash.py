@@ -8,7 +8,7 @@ from messaging.models import EmailTemplate
 from tenancy.context import company_context
 from tenancy.models import AuditLog
 
-from ..factories import AccountFactory, EmailTemplateFactory, UserFactory
+from ..factories import AccountFactory, EmailCampaignFactory, EmailTemplateFactory, UserFactory
 
 CHANGELIST = "/admin/crm/account/"
 
@@ -142,3 +142,15 @@ def test_a_super_admin_restores_another_companys_record_inside_its_company(
     assert "Restored 1 account." in response.content.decode()
     assert is_deleted(Account, accounts["theirs"].pk, company_b) is False
     assert restore_entries(company_b) == [f"restored crm.Account {accounts['theirs'].pk}"]
+
+
+def test_the_admin_refuses_deleting_a_template_a_campaign_uses(company_a):
+    """The delete page names the campaign that protects the template, and the template stays."""
+    template = EmailTemplateFactory(company=company_a, name="In use")
+    EmailCampaignFactory(company=company_a, template=template, name="Spring launch", status="scheduled")
+    client = browser(staff(company_a, "owner"))
+
+    delete_page = f"/admin/messaging/emailtemplate/{template.pk}/delete/"
+    page = client.post(delete_page, {"post": "yes"}).content.decode()
+    assert "Cannot delete email template" in page and "Spring launch" in page
+    assert is_deleted(EmailTemplate, template.pk, company_a) is False

@@ -15,6 +15,7 @@ from ..factories import (
     AccountFactory,
     ContactFactory,
     DealFactory,
+    EmailCampaignFactory,
     EmailTemplateFactory,
     QuoteFactory,
     QuoteLineItemFactory,
@@ -228,3 +229,16 @@ def test_the_schema_documents_restore_and_the_deleted_parameter(client_a):
         "readOnly": True,
         "description": "True when the account of `account` is deleted.",
     }
+
+
+def test_deleting_a_template_a_campaign_will_send_is_a_409_naming_what_points_at_it(company_a, client_a):
+    """A campaign still to send needs its template: the delete is refused, and nothing changes."""
+    template = EmailTemplateFactory(company=company_a)
+    EmailCampaignFactory(company=company_a, template=template, status="draft")
+    EmailCampaignFactory(company=company_a, template=template, status="scheduled")
+
+    response = client_a.delete(f"/api/email-templates/{template.pk}")
+    assert response.status_code == 409
+    assert response.json()["referenced_by"] == {"email_campaigns": 2}
+    assert "cancel or delete the campaign first" in response.json()["detail"]
+    assert stored(EmailTemplate, template.pk, company_a)["is_deleted"] is False
