@@ -23,7 +23,8 @@ class StillReferenced(StateConflict):
         self.referenced_by = referenced_by
 
 
-def _tenant_foreign_keys(model):
+def tenant_foreign_keys(model):
+    """The model's foreign keys to other tenant records."""
     for field in model._meta.concrete_fields:
         if field.many_to_one and getattr(field.related_model, "_is_tenant_model", False):
             yield field
@@ -31,7 +32,7 @@ def _tenant_foreign_keys(model):
 
 def deleted_parent(record):
     """The deleted record this one belongs to (a cascading foreign key: a quote's line, a folder's file)."""
-    for field in _tenant_foreign_keys(type(record)):
+    for field in tenant_foreign_keys(type(record)):
         related_id = getattr(record, field.attname)
         if related_id is None or field.remote_field.on_delete is not models.CASCADE:
             continue

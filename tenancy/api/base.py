@@ -22,7 +22,7 @@ from ..context import current_scope
 from ..exceptions import CrossTenantWrite, NoTenantContext
 from ..roles import Access, RoleRule, rule_of
 from ..scoping import scoped_choices
-from ..trash import StillReferenced, deleted_ids, restore_record
+from ..trash import StillReferenced, deleted_ids, restore_record, tenant_foreign_keys
 
 logger = logging.getLogger("tenancy")
 
@@ -89,26 +89,44 @@ class ReferenceDeletedField(serializers.BooleanField):
         related_id = getattr(value, self.foreign_key.attname)
         if related_id is None:
             return False
+        if self.foreign_key.is_cached(value):  # joined by TenantViewSet's queryset: no query at all
+            related = self.foreign_key.get_cached_value(value)
+            return related is not None and related.is_deleted
         page_deleted = self._deleted_on_page()
         if page_deleted is not None:
             return related_id in page_deleted
-        if self.foreign_key.is_cached(value):
-            related = self.foreign_key.get_cached_value(value)
-            return related is not None and related.is_deleted
         return bool(deleted_ids(self.foreign_key, [related_id]))
 
     def _deleted_on_page(self):
         """The deleted ids among a listed page's references, read once for the whole page."""
         root = self.root
-        if not isinstance(root, serializers.ListSerializer) or root.child is not self.parent:
+        if not isinstance(root, serializers.ListSerializer) or root.instance is None:
             return None
         if self._page is not root.instance:
-            rows = root.instance or []
+            rows = self._records_on_page(root)
             self._page = root.instance
-            self._page_deleted = deleted_ids(
-                self.foreign_key, [getattr(row, self.foreign_key.attname) for row in rows]
+            self._page_deleted = (
+                None
+                if rows is None
+                else deleted_ids(self.foreign_key, [getattr(row, self.foreign_key.attname) for row in rows])
             )
         return self._page_deleted
+
+    def _records_on_page(self, root):
+        """The records this field shows on the page: the root's rows, then each nested field's value."""
+        path, node = [], self.parent
+        while node is not root.child:
+            if node is None or isinstance(node, serializers.ListSerializer):
+                return None  # a nested list: each of its rows is looked up on its own
+            path.append(node)
+            node = node.parent
+        rows = list(root.instance)
+        for nested in reversed(path):
+            try:
+                rows = [value for row in rows if (value := nested.get_attribute(row)) is not None]
+            except (AttributeError, KeyError, serializers.SkipField):
+                return None
+        return rows
 
 
 class CurrentUserOnCreate(serializers.CurrentUserDefault):
@@ -277,8 +295,23 @@ class TenantViewSet(RoleRuleMixin, SingleCompanyWritesMixin, viewsets.ModelViewS
             return dangerous()
         manager = self.model._default_manager
         if self.reads_trash():
-            return self.safely_get_queryset(manager.including_deleted().filter(is_deleted=True))
-        return self.safely_get_queryset(manager.all())
+            return self._with_references(
+                self.safely_get_queryset(manager.including_deleted().filter(is_deleted=True))
+            )
+        return self._with_references(self.safely_get_queryset(manager.all()))
+
+    def _with_references(self, queryset):
+        """Reads join the records a representation names, so its `<name>_deleted` flags cost no query."""
+        if self.request is None or self.request.method not in permissions.SAFE_METHODS:
+            return queryset
+        if queryset._fields is not None or queryset.query.deferred_loading[0]:
+            return queryset  # values() or only(): the view reads what it chose
+        # Not a key to the model's own table (a folder's parent): the page would read that table twice,
+        # once by primary key; those flags are read for the whole page in one query instead.
+        names = [
+            field.name for field in tenant_foreign_keys(self.model) if field.related_model is not self.model
+        ]
+        return queryset.select_related(*names) if names else queryset
 
     def reads_trash(self) -> bool:
         if self.action == "restore":
