@@ -41,6 +41,9 @@ def _text(value) -> str:
 
 
 def _customer_lines(quote: Quote) -> list[str]:
+    # The customer the quote was made out to, even if the account or contact was deleted since:
+    # the PDF is the customer's copy (the API marks the references deleted). Foreign keys read
+    # through the base manager, so a deleted row is still found here.
     lines = []
     if quote.account_id:
         lines.append(quote.account.name)

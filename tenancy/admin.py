@@ -2,10 +2,12 @@
 
 from contextlib import AbstractContextManager, nullcontext
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from core.exceptions import StateConflict
 
 from .admin_lists import CappedCountPaginator
 from .admin_site import refuse_foreign_context
@@ -13,10 +15,15 @@ from .context import company_context, current_scope, require_company_id
 from .models import AuditLog, Company, User
 from .roles import Access, rule_of
 from .scoping import scoped_choices
+from .trash import restore_record
 
 
 def _is_platform_admin(request) -> bool:
     return bool(getattr(request.user, "is_platform_admin", False))
+
+
+def _is_deleted(obj) -> bool:
+    return bool(getattr(obj, "is_deleted", False))
 
 
 def inside_company_of(obj) -> AbstractContextManager:
@@ -107,11 +114,38 @@ def _label_marking(stored_pk):
     return label
 
 
+class TrashFilter(admin.SimpleListFilter):
+    """Live records, as every list shows them, or the deleted ones (owners and admins)."""
+
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request, model_admin):
+        return [("deleted", "Deleted")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live",
+        }
+        yield {
+            "selected": self.value() == "deleted",
+            "query_string": changelist.get_query_string({self.parameter_name: "deleted"}),
+            "display": "Deleted",
+        }
+
+    def queryset(self, request, queryset):
+        return queryset  # TenantModelAdmin.get_queryset already chose live or deleted rows
+
+
 class TenantModelAdmin(admin.ModelAdmin):
     """Base admin of every tenant model: the current company's rows, choices and saves only.
 
     Company staff see their own company's records; platform super admins see every company's,
-    with a company column and filter, and pick the company of a new record themselves.
+    with a company column and filter, and pick the company of a new record themselves. Owners and
+    admins filter the list to the trash (deleted records), open a deleted record's page (read-only)
+    and restore records with the "Restore" action (tenancy.trash).
 
     At a large company's size every page stays small: relations to rows of a company or its users
     are chosen by autocomplete (never a <select> of every row), and the changelist counts at most
@@ -123,7 +157,72 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         refuse_foreign_context(request)
-        return super().get_queryset(request)
+        if not self._shows_trash(request):
+            return super().get_queryset(request)
+        deleted = self.model._default_manager.including_deleted().filter(is_deleted=True)
+        ordering = self.get_ordering(request)
+        return deleted.order_by(*ordering) if ordering else deleted
+
+    def has_restore_permission(self, request) -> bool:
+        """Owners and admins list deleted records and restore them (the model's role rule)."""
+        return self._rule_allows(request, Access.RESTORE)
+
+    def _shows_trash(self, request) -> bool:
+        wanted = request.GET.get(TrashFilter.parameter_name) == "deleted" or getattr(
+            request, "_reads_deleted_record", False
+        )
+        return wanted and self.has_restore_permission(request)
+
+    def get_object(self, request, object_id, from_field=None):
+        found = super().get_object(request, object_id, from_field)
+        if found is not None or not self.has_restore_permission(request):
+            return found
+        # A deleted record's page stays reachable for those who may restore it, from the trash or
+        # from a record that still names it; read through this admin's own (narrowed) queryset.
+        request._reads_deleted_record = True
+        try:
+            return super().get_object(request, object_id, from_field)
+        finally:
+            del request._reads_deleted_record
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self._shows_trash(request):
+            actions.pop("delete_selected", None)
+            actions["restore_selected"] = (
+                TenantModelAdmin.restore_selected,
+                "restore_selected",
+                "Restore selected %(verbose_name_plural)s",
+            )
+        return actions
+
+    def restore_selected(self, request, queryset):
+        """Restore each selected deleted record; one that a rule keeps deleted is named with the reason."""
+        restored = 0
+        for record in queryset:
+            try:
+                with inside_company_of(record):
+                    restore_record(record, actor=request.user, request=request)
+            except StateConflict as refusal:
+                self.message_user(request, f"{record}: {' '.join(refusal.messages)}", messages.ERROR)
+            else:
+                restored += 1
+        if restored:
+            self.message_user(request, f"Restored {restored} {self._plural(restored)}.", messages.SUCCESS)
+
+    def _plural(self, count: int) -> str:
+        meta = self.model._meta
+        return meta.verbose_name if count == 1 else meta.verbose_name_plural
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_deleted:
+            self.message_user(
+                request,
+                f"This {self.model._meta.verbose_name} is deleted. To bring it back, filter the list "
+                "By trash: Deleted and choose the action Restore.",
+                messages.WARNING,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_list_display(self, request):
         columns = list(super().get_list_display(request))
@@ -135,6 +234,8 @@ class TenantModelAdmin(admin.ModelAdmin):
         filters = list(super().get_list_filter(request))
         if _is_platform_admin(request) and "company" not in filters:
             filters.insert(0, "company")
+        if self.has_restore_permission(request):
+            filters.append(TrashFilter)
         return filters
 
     def get_list_select_related(self, request):
@@ -262,10 +363,11 @@ class TenantModelAdmin(admin.ModelAdmin):
         return self._rule_allows(request, Access.CREATE)
 
     def has_change_permission(self, request, obj=None):
-        return self._rule_allows(request, Access.CHANGE, obj)
+        # A deleted record is shown as it was; it changes again once restored.
+        return not _is_deleted(obj) and self._rule_allows(request, Access.CHANGE, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self._rule_allows(request, Access.DELETE, obj)
+        return not _is_deleted(obj) and self._rule_allows(request, Access.DELETE, obj)
 
 
 class ManagedSettingsAdmin(TenantModelAdmin):

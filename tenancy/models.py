@@ -162,7 +162,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class AuditLog(models.Model):
-    """One access beyond a single company's own scope: super admin support or a platform job."""
+    """One access beyond a single company's own scope (super admin support, a platform job), or a restore."""
 
     role_rule = MANAGERS_ONLY
 
@@ -170,6 +170,7 @@ class AuditLog(models.Model):
         ALL_COMPANIES = "all_companies", "Read across all companies"
         COMPANY_ACCESS = "company_access", "Super admin acted inside a company"
         IDENTITIES_DIFFER = "identities_differ", "Refused: a session and a bearer token of two users"
+        RESTORE = "restore", "A deleted record restored"
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

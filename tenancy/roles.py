@@ -19,6 +19,7 @@ class Access(enum.Enum):
     CREATE = "create"
     CHANGE = "change"
     DELETE = "delete"
+    RESTORE = "restore"
 
 
 class Who(enum.Enum):
@@ -33,13 +34,16 @@ OWNERSHIP_COLUMNS = ("owner_id", "user_id")
 
 @dataclass(frozen=True)
 class RoleRule:
-    """Who may read, create, change and delete one kind of record."""
+    """Who may read, create, change and delete one kind of record, and list and restore deleted ones."""
 
     name: str
     read: Who
     create: Who
     change: Who
     delete: Who
+    # The trash is the company's managers' for every kind of record: what one member deleted,
+    # another could otherwise bring back, or read after it was taken away.
+    restore: Who = Who.MANAGERS
 
     def who(self, access: Access) -> Who:
         return getattr(self, access.value)

@@ -154,7 +154,7 @@ def plain_search_field(viewset: type[TenantViewSet]) -> str | None:
 
 
 def check_foreign_rows_hidden(url: str, viewset: type[TenantViewSet], tenants: Tenants) -> None:
-    """B cannot list, read, replace, change or delete A's row; A reads and soft-deletes its own."""
+    """B cannot list, read, change, delete or restore A's row; A reads, deletes and restores its own."""
     registration = registration_for(viewset)
     model = viewset.model
     row_a = registration.create(tenants.company_a)
@@ -219,6 +219,27 @@ def check_foreign_rows_hidden(url: str, viewset: type[TenantViewSet], tenants: T
         f"{viewset.__name__}: DELETE must mark the row deleted and keep it, but it left {kept}."
     )
     assert str(row_a.pk) not in listed_ids(tenants.client_a, url)
+
+    assert str(row_a.pk) not in listed_ids(tenants.client_b, url, deleted="true"), (
+        f"{viewset.__name__}: company B's ?deleted=true shows company A's deleted row."
+    )
+    deleted_before = snapshot(model, row_a.pk, tenants.company_a)
+    response = tenants.client_b.post(f"{detail}/restore")
+    assert response.status_code == 404, (
+        f"{viewset.__name__}: company B's restore of company A's row answered "
+        f"{response.status_code}, not 404: {response.content}"
+    )
+    assert snapshot(model, row_a.pk, tenants.company_a) == deleted_before, (
+        f"{viewset.__name__}: company A's deleted row changed after company B's restore."
+    )
+    assert str(row_a.pk) in listed_ids(tenants.client_a, url, deleted="true"), (
+        f"{viewset.__name__}: company A's ?deleted=true misses its own deleted row."
+    )
+    response = tenants.client_a.post(f"{detail}/restore")
+    assert response.status_code == 200, (
+        f"{viewset.__name__}: company A cannot restore its own row: {response.status_code} {response.content}"
+    )
+    assert snapshot(model, row_a.pk, tenants.company_a)["is_deleted"] is False
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Never import these outside tests/test_isolation_matrix.py.
 
 from django.db import connection
 from rest_framework import permissions, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from crm.api import ContactSerializer, ContactViewSet, DealViewSet
 from crm.models import Account, Contact
@@ -92,6 +94,20 @@ class ForeignPatchViewSet(PastRowLevelSecurity, ContactViewSet):
         Contact._base_manager.filter(pk=serializer.instance.pk).update(**serializer.validated_data)
 
 
+class ForeignRestoreViewSet(PastRowLevelSecurity, ContactViewSet):
+    """Restore reaches every company's deleted contacts and brings them back behind the model's back."""
+
+    def dangerously_get_queryset(self):
+        if self.action == "restore":
+            return self.model._base_manager.filter(is_deleted=True)
+        return self.model.objects.all()
+
+    @action(detail=True, methods=["post"], http_method_names=["post", "options"])
+    def restore(self, request, pk=None):
+        self.model._base_manager.filter(pk=self.get_object().pk).update(is_deleted=False)
+        return Response(status=200)
+
+
 class NoRoleRuleDealViewSet(DealViewSet):
     """Only asks that the caller be signed in: a member changes and deletes a colleague's deal."""
 
@@ -106,4 +122,5 @@ LEAKY_ROUTES = [
     ("hard-delete", HardDeleteViewSet),
     ("foreign-delete", ForeignDeleteViewSet),
     ("foreign-patch", ForeignPatchViewSet),
+    ("foreign-restore", ForeignRestoreViewSet),
 ]

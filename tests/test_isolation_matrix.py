@@ -101,6 +101,12 @@ CANARIES = [
     ("foreign-delete", leaky.ForeignDeleteViewSet, check_foreign_rows_hidden, "B's DELETE .* answered 204"),
     ("hard-delete", leaky.HardDeleteViewSet, check_foreign_rows_hidden, "must mark the row deleted"),
     (
+        "foreign-restore",
+        leaky.ForeignRestoreViewSet,
+        check_foreign_rows_hidden,
+        "B's restore of company A's row answered 200",
+    ),
+    (
         "every-company-account",
         leaky.EveryCompanyAccountViewSet,
         check_foreign_references_refused,

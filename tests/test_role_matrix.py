@@ -2,7 +2,7 @@
 
 The rule of each kind of record is written once (tenancy.roles, named by the model); this walks the
 API router and the admin site and, for the owner, an admin and a member of company A, tries to
-read, create, change and delete a colleague's record and the member's own. A refusal is a 403
+read, create, change, delete and restore a colleague's record and the member's own. A refusal is a 403
 that changes nothing. The README's role matrix is EXPECTED_RULES below.
 """
 
@@ -120,6 +120,18 @@ def check_role_rule(url: str, viewset, company, role: str) -> list[str]:
             before = snapshot(model, row.pk, company)
             response = client.delete(detail)
             expect(f"delete {whose}", response, may(role, rule, Access.DELETE, owns=owns), before, row)
+        with company_context(company):
+            model._base_manager.filter(pk=row.pk).update(is_deleted=True)
+        restores = may(role, rule, Access.RESTORE, owns=owns)
+        expect(f"list deleted ({whose})", client.get(url, {"deleted": "true"}), restores)
+        before = snapshot(model, row.pk, company)
+        response = client.post(f"{detail}/restore")
+        expect(f"restore {whose}", response, restores, before, row)
+        if restores and response.status_code != 200:
+            wrong.append(f"restore {whose}: {response.status_code} {response.content}")
+        with company_context(company):
+            # Deleted again, as before: the create below must not meet a restored one-per-company row.
+            model._base_manager.filter(pk=row.pk).update(is_deleted=True)
     # Last: a record stored through the API must not collide with the factory's (numbers, one per company).
     if hasattr(viewset, "create"):
         rows = count_rows(model, company)
@@ -199,6 +211,7 @@ def test_every_admin_answers_each_role_as_its_rule_says(model, model_admin, role
             "change a colleague's": model_admin.has_change_permission(request, colleague_row),
             "delete a colleague's": model_admin.has_delete_permission(request, colleague_row),
             "delete own": model_admin.has_delete_permission(request, own_row),
+            "restore": model_admin.has_restore_permission(request),
         }
     # Records only the services write (texts, calls, e-mails) and records of what happened
     # (signatures, executions) are never edited in the admin; the latter are never deleted there.
@@ -209,6 +222,7 @@ def test_every_admin_answers_each_role_as_its_rule_says(model, model_admin, role
         "change a colleague's": editable and may(role, rule, Access.CHANGE, owns=False),
         "delete a colleague's": deletable and may(role, rule, Access.DELETE, owns=False),
         "delete own": deletable and may(role, rule, Access.DELETE, owns=bool(owned_by(model, user))),
+        "restore": may(role, rule, Access.RESTORE, owns=False),
     }
     assert answers == expected, f"{model.__name__} as {role}"
 

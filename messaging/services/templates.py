@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.html import escape
 
+from tenancy.trash import StillReferenced
+
 from ..models import Email, EmailCampaign, EmailTemplate
 
 # Merge fields: an explicit allow-list, rendered without executing any template language.
@@ -178,11 +180,14 @@ def save_template(template: EmailTemplate, **changes) -> EmailTemplate:
 
 def delete_template(template: EmailTemplate) -> None:
     """Soft-delete a template unless a campaign that has not finished still uses it."""
-    in_use = EmailCampaign.objects.filter(template=template, status__in=EmailCampaign.UNFINISHED).first()
+    # A campaign still to send would send nothing: kept references are for what already happened.
+    unfinished = EmailCampaign.objects.filter(template=template, status__in=EmailCampaign.UNFINISHED)
+    in_use = unfinished.first()
     if in_use is not None:
-        raise ValidationError(
+        raise StillReferenced(
             f"Campaign {in_use.name!r} ({in_use.status}) uses this template; "
-            "cancel or delete the campaign first."
+            "cancel or delete the campaign first.",
+            referenced_by={"email_campaigns": unfinished.count()},
         )
     template.soft_delete()
 

@@ -304,14 +304,15 @@ def test_the_other_company_cannot_preview_a_template(client_b, company_a, compan
 
 
 def test_a_template_used_by_an_unfinished_campaign_cannot_be_deleted(client_a, client_b, company_a):
-    """Deleting a template a draft campaign needs is a 400; once the campaign is cancelled it may go."""
+    """Deleting a template a draft campaign needs is a 409 naming it; once that is cancelled it may go."""
     campaign = EmailCampaignFactory(template__company=company_a, name="Launch")
     template_id = campaign.template_id
 
     assert client_b.delete(f"{TEMPLATES}/{template_id}").status_code == 404
     refused = client_a.delete(f"{TEMPLATES}/{template_id}")
-    assert refused.status_code == 400
+    assert refused.status_code == 409
     assert "Launch" in refused.json()["detail"]
+    assert refused.json()["referenced_by"] == {"email_campaigns": 1}
     assert stored(EmailTemplate, template_id).is_deleted is False
 
     with company_context(company_a):

@@ -94,3 +94,25 @@ def test_pdf_spans_pages_for_many_lines(company_a):
 
     assert len(reader.pages) > 1
     assert "1,200.00 USD" in reader.pages[-1].extract_text()
+
+
+def test_pdf_names_the_customer_it_was_made_out_to_after_the_account_is_deleted(client_a, company_a):
+    """A quote is a document sent to a customer: deleting the account later leaves its PDF as it was.
+
+    The quote's JSON says the account and contact are deleted; the PDF, the customer's copy, does not.
+    """
+    quote = quote_of(company_a)
+    before = pdf_text(client_a.get(f"/api/quotes/{quote.pk}/pdf").content)
+    assert client_a.delete(f"/api/accounts/{quote.account_id}").status_code == 204
+    assert client_a.delete(f"/api/contacts/{quote.contact_id}").status_code == 204
+
+    body = client_a.get(f"/api/quotes/{quote.pk}").json()
+    assert (body["account_deleted"], body["contact_deleted"], body["deal_deleted"]) == (True, True, False)
+    response = client_a.get(f"/api/quotes/{quote.pk}/pdf")
+    assert response.status_code == 200
+    text = pdf_text(response.content)
+    assert "Initech" in text and quote.contact.full_name in text
+    assert "deleted" not in text.lower()
+    assert text.replace(f"{quote.valid_until:%Y-%m-%d}", "") == before.replace(
+        f"{quote.valid_until:%Y-%m-%d}", ""
+    )
