@@ -29,8 +29,9 @@ from messaging.models import (
 from quotes.models import Quote, QuoteLineItem
 from tenancy.admin import ServiceRecordAdmin, TenantModelAdmin
 from tenancy.api.audit import AuditLogViewSet
+from tenancy.api.users import UserViewSet
 from tenancy.context import company_context
-from tenancy.models import AuditLog
+from tenancy.models import AuditLog, User
 from tenancy.roles import COMPANY_SETTINGS, MANAGERS_ONLY, PERSONAL, RECORDS, Access, Who, rule_of
 from workflows.models import Workflow, WorkflowDelivery, WorkflowExecution
 
@@ -161,6 +162,26 @@ def test_the_audit_log_and_conversations_answer_each_role_as_their_rules_say(rol
     assert client.get("/api/audit-log").status_code == (200 if manages else 403)
     assert client.get("/api/sms/conversations").status_code == 200
     assert {AuditLogViewSet.model, SmsConversationViewSet.model} == {AuditLog, SmsMessage}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_users_answer_each_role_as_company_settings_do(role, company_a, company_b):
+    """Everyone reads the company's users; only owners and admins invite or change them, refused unchanged."""
+    user = UserFactory(company=company_a, role=role)
+    colleague = UserFactory(company=company_a, role="member", full_name="Colleague")
+    client = bearer_client(user)
+    manages = role in {"owner", "admin"}
+    assert UserViewSet().role_rule() is COMPANY_SETTINGS
+    assert client.get("/api/users").status_code == 200
+    assert client.get(f"/api/users/{colleague.pk}").status_code == 200
+    changed = client.patch(f"/api/users/{colleague.pk}", {"role": "admin"}, format="json")
+    assert changed.status_code == (200 if manages else 403)
+    invited = client.post("/api/users", {"email": f"new-{role}@a.example"}, format="json")
+    assert invited.status_code == (201 if manages else 403)
+    with company_context(company_a):
+        colleague.refresh_from_db()
+        invitees = User.objects.filter(email=f"new-{role}@a.example").count()
+    assert (colleague.role, invitees) == (("admin", 1) if manages else ("member", 0))
 
 
 @pytest.mark.urls("tests.urls_leaky")
