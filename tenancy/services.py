@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from .context import acting_as, require_company_id
+from .context import acting_as, all_companies, company_context, require_company_id
 from .identity import email_taken, user_before_scope
 from .invitations import invitation_email, invite_token, token_still_open, user_id_of_token
 from .models import Company, User
@@ -143,7 +143,9 @@ def accept_invitation(token: str, password: str) -> User:
     if user is None or user.company_id is None or not user.is_active or not user.company.is_active:
         raise invalid
     with acting_as(user, reason=ACCEPT_INVITATION), transaction.atomic():
-        locked = User.objects.select_for_update().filter(pk=user.pk).first()
+        locked = (
+            User.objects.select_for_update(of=("self",)).select_related("company").filter(pk=user.pk).first()
+        )
         if locked is None or not token_still_open(locked, token):
             raise invalid
         try:
@@ -153,3 +155,41 @@ def accept_invitation(token: str, password: str) -> User:
         locked.set_password(password)
         locked.save(update_fields=["password"])
     return locked
+
+
+CREATE_COMPANY = "super admin creates a company"
+CHANGE_COMPANY = "super admin renames, deactivates or reactivates a company"
+
+
+class CompanyChangeInvalid(UserChangeInvalid):
+    """A company that cannot be created or changed as asked (a 400 on `field`)."""
+
+
+def create_company_with_invitation(
+    *, created_by, name: str, owner_email: str, owner_name: str = "", slug: str = ""
+):
+    """Create a company and invite its first owner by e-mail (a platform super admin's action)."""
+    with all_companies(reason=CREATE_COMPANY, actor=created_by), transaction.atomic():
+        if slug and Company.objects.filter(slug=slug).exists():
+            raise CompanyChangeInvalid("slug", "A company with this slug already exists.")
+        if email_taken(owner_email):
+            raise CompanyChangeInvalid("owner_email", "A user with this email address already exists.")
+        company = Company.objects.create(name=name.strip(), slug=slug or unique_company_slug(name))
+    with company_context(company), transaction.atomic():
+        owner = invite_user(
+            invited_by=created_by, email=owner_email, role=User.Role.OWNER, full_name=owner_name
+        )
+    return company, owner
+
+
+def change_company(company: Company, *, changed_by, name: str | None = None, is_active: bool | None = None):
+    """Rename, deactivate or reactivate a company; a deactivated company's users are refused at once."""
+    with all_companies(reason=CHANGE_COMPANY, actor=changed_by), transaction.atomic():
+        fields = []
+        if name is not None and name.strip() != company.name:
+            company.name, fields = name.strip(), [*fields, "name"]
+        if is_active is not None and is_active != company.is_active:
+            company.is_active, fields = is_active, [*fields, "is_active"]
+        if fields:
+            company.save(update_fields=[*fields, "updated_at"])
+    return company

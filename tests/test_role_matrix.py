@@ -29,6 +29,7 @@ from messaging.models import (
 from quotes.models import Quote, QuoteLineItem
 from tenancy.admin import ServiceRecordAdmin, TenantModelAdmin
 from tenancy.api.audit import AuditLogViewSet
+from tenancy.api.companies import CompanyViewSet
 from tenancy.api.users import UserViewSet
 from tenancy.context import company_context
 from tenancy.models import AuditLog, User
@@ -182,6 +183,19 @@ def test_the_users_answer_each_role_as_company_settings_do(role, company_a, comp
         colleague.refresh_from_db()
         invitees = User.objects.filter(email=f"new-{role}@a.example").count()
     assert (colleague.role, invitees) == (("admin", 1) if manages else ("member", 0))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_companies_refuse_every_role_of_a_company(role, company_a, company_b):
+    """/api/companies is for platform super admins: each company role gets 403 on read and write alike."""
+    client = bearer_client(UserFactory(company=company_a, role=role))
+    assert CompanyViewSet.permission_classes[0]().message.startswith("Only platform super admins")
+    assert client.get("/api/companies").status_code == 403
+    assert client.get(f"/api/companies/{company_a.pk}").status_code == 403
+    assert client.patch(f"/api/companies/{company_a.pk}", {"name": "Mine"}, format="json").status_code == 403
+    with company_context(company_a):
+        company_a.refresh_from_db()
+    assert company_a.name == "Company A"
 
 
 @pytest.mark.urls("tests.urls_leaky")
