@@ -42,4 +42,4 @@ class DealAdmin(TenantModelAdmin):
     list_select_related = ["account", "owner"]
 
     def save_record(self, request, obj, form, change):
-        save_deal(obj)
+        save_deal(obj, changed_by=request.user)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from calls.models import Call
 from config.urls import router
-from crm.models import Account, Contact, Deal
+from crm.models import Account, Contact, Deal, Note
 from documents.models import Document, DocumentSignature
 from files.models import File, Folder
 from messaging.api.sms import SmsConversationViewSet
@@ -52,6 +52,7 @@ EXPECTED_RULES = {
     Account: RECORDS,
     Contact: RECORDS,
     Deal: RECORDS,
+    Note: RECORDS,
     Call: RECORDS,
     SmsMessage: RECORDS,
     Email: RECORDS,
