@@ -172,6 +172,7 @@ class Note(TenantModel):
     class Meta(TenantModel.Meta):
         db_table = "notes"
         indexes = [
+            models.Index(fields=["company", "-created_at"], name="notes_company_created"),
             models.Index(fields=["company", "contact", "-created_at"], name="notes_company_contact"),
             models.Index(fields=["company", "account", "-created_at"], name="notes_company_account"),
             models.Index(fields=["company", "deal", "-created_at"], name="notes_company_deal"),

@@ -190,6 +190,7 @@ class Migration(migrations.Migration):
                 "ordering": ["-created_at"],
                 "abstract": False,
                 "indexes": [
+                    models.Index(fields=["company", "-created_at"], name="notes_company_created"),
                     models.Index(fields=["company", "contact", "-created_at"], name="notes_company_contact"),
                     models.Index(fields=["company", "account", "-created_at"], name="notes_company_account"),
                     models.Index(fields=["company", "deal", "-created_at"], name="notes_company_deal"),
