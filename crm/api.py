@@ -3,6 +3,7 @@
 import re
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -10,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import SearchFilter
 from rest_framework.settings import api_settings
 
-from core.api import DetailSerializer, StrictSerializer
+from core.api import BadRequest, DetailSerializer, StrictSerializer
 from core.api.strict import NullForBlankMixin
 from core.text import NUL_ESCAPE, WHITESPACE
 from tenancy.api import CurrentUserOnCreate, TenantModelSerializer, TenantRelatedField, TenantViewSet
@@ -182,6 +183,9 @@ class TimelineMixin:
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
 
+NOTE_TARGETS = ("contact", "account", "deal")
+
+
 class NoteSerializer(TenantModelSerializer):
     """A note about one contact, account or deal, written by the signed-in user."""
 
@@ -191,23 +195,53 @@ class NoteSerializer(TenantModelSerializer):
 
     class Meta:
         model = Note
-        fields = [*RECORD_FIELDS, "body", "user", "contact", "account", "deal"]
+        fields = [*RECORD_FIELDS, "body", "user", *NOTE_TARGETS]
         read_only_fields = [*RECORD_FIELDS, "user"]
 
     def validate(self, attrs):
-        targets = ("contact", "account", "deal")
-        chosen = {name: attrs.get(name, getattr(self.instance, name, None)) for name in targets}
-        if sum(value is not None for value in chosen.values()) != 1:
-            raise serializers.ValidationError(
-                {"detail": "A note is about exactly one contact, account or deal: name one of them."}
-            )
+        if sum(attrs.get(name) is not None for name in NOTE_TARGETS) != 1:
+            raise BadRequest("A note is about exactly one contact, account or deal: name one of them.")
         return attrs
 
     def create(self, validated_data):
         return save_note(Note(), **validated_data)
 
+
+class NoteChangeSerializer(NoteSerializer):
+    """A note's text; it stays with the record it was written about."""
+
+    class Meta(NoteSerializer.Meta):
+        read_only_fields = [*RECORD_FIELDS, "user", *NOTE_TARGETS]
+
+    contact = TenantRelatedField(model=Contact, read_only=True)
+    account = TenantRelatedField(model=Account, read_only=True)
+    deal = TenantRelatedField(model=Deal, read_only=True)
+
+    def validate(self, attrs):
+        return attrs
+
     def update(self, instance, validated_data):
         return save_note(instance, **validated_data)
+
+
+class NoteRequestSchema(OpenApiSerializerExtension):
+    """The new note's body with its rule: exactly one of contact, account and deal names its record."""
+
+    target_class = NoteSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        uuid, absent = {"type": "string", "format": "uuid"}, {"not": {"type": "string"}}
+        one_of = [
+            {
+                "required": [name],
+                "properties": {other: uuid if other == name else absent for other in NOTE_TARGETS},
+            }
+            for name in NOTE_TARGETS
+        ]
+        return {**schema, "oneOf": one_of}
 
 
 class AccountViewSet(TimelineMixin, TenantViewSet):
@@ -267,6 +301,9 @@ class NoteViewSet(TenantViewSet):
     search_fields = ["body"]
     ordering_fields = ["created_at", "updated_at"]
     ordering = ["-created_at"]
+
+    def get_serializer_class(self):
+        return NoteChangeSerializer if self.action in ("update", "partial_update") else NoteSerializer
 
     def safely_get_queryset(self, queryset):
         return queryset.select_related("user")

@@ -165,10 +165,12 @@ class CompanyChangeInvalid(UserChangeInvalid):
     """A company that cannot be created or changed as asked (a 400 on `field`)."""
 
 
+@transaction.atomic
 def create_company_with_invitation(
     *, created_by, name: str, owner_email: str, owner_name: str = "", slug: str = ""
 ):
     """Create a company and invite its first owner by e-mail (a platform super admin's action)."""
+    # One transaction: a company whose owner cannot be invited is not kept either.
     with all_companies(reason=CREATE_COMPANY, actor=created_by), transaction.atomic():
         if slug and Company.objects.filter(slug=slug).exists():
             raise CompanyChangeInvalid("slug", "A company with this slug already exists.")
