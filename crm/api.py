@@ -218,6 +218,11 @@ class NoteChangeSerializer(NoteSerializer):
     deal = TenantRelatedField(model=Deal, read_only=True)
 
     def validate(self, attrs):
+        named = [name for name in NOTE_TARGETS if name in self.initial_data]
+        if named:
+            raise serializers.ValidationError(
+                {name: ["A note stays with the record it is about."] for name in named}
+            )
         return attrs
 
     def update(self, instance, validated_data):

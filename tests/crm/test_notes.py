@@ -53,10 +53,11 @@ def test_notes_filter_by_record_and_stay_in_their_company(client_a, client_b, co
 
 
 def test_changing_a_note_changes_its_text_and_never_its_record(client_a, company_a, company_b):
-    """A PATCH changes the body; a record named in it is ignored, so the note stays about its contact."""
+    """A PATCH changes the body; naming a record in it is a 400 on that field, and nothing changes."""
     note = NoteFactory(company=company_a, body="Before")
     deal = DealFactory(account__company=company_a)
     assert client_a.patch(f"/api/notes/{note.pk}", {"body": "After"}, format="json").json()["body"] == "After"
     response = client_a.patch(f"/api/notes/{note.pk}", {"deal": str(deal.pk)}, format="json")
-    assert response.json()["contact"] == str(note.contact_id)
+    assert response.status_code == 400
+    assert response.json() == {"deal": ["A note stays with the record it is about."]}
     assert (stored(Note, note.pk).deal_id, stored(Note, note.pk).contact_id) == (None, note.contact_id)
