@@ -64,6 +64,7 @@ def _as_api_error(error: CompanyChangeInvalid) -> ValidationError:
 class CompanyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every company, for platform super admins; with X-Company-ID, that one company."""
 
+    model = Company
     serializer_class = CompanySerializer
     permission_classes = [IsPlatformAdmin]
     http_method_names = ["get", "post", "patch", "head", "options"]
