@@ -149,11 +149,14 @@ def company_owner(company_id: str):
 def tenant_tables() -> set[str]:
     from django.apps import apps
 
-    from tenancy.models import AuditLog
+    from tenancy.models import AuditLog, User
     from tenancy.rls import tenant_models_in_state
 
-    # The audit log is no tenant model, but each company reads its own entries through the API too.
-    return {model._meta.db_table for model in tenant_models_in_state(apps)} | {AuditLog._meta.db_table}
+    # The audit log and the users are no tenant models, but each company reads its own through the API too.
+    return {model._meta.db_table for model in tenant_models_in_state(apps)} | {
+        AuditLog._meta.db_table,
+        User._meta.db_table,
+    }
 
 
 def captured_queries(client, path: str) -> list[str]:
@@ -177,7 +180,8 @@ def tenant_statements(queries: list[str]) -> list[str]:
     for sql in queries:
         sql = SERVER_SIDE_CURSOR.sub("", sql)
         match = MAIN_TABLE.search(sql)
-        if sql.startswith("SELECT") and match is not None and match.group(1) in tables:
+        # A compound query (a timeline's UNION ALL) opens with its first part's parenthesis.
+        if sql.lstrip("(").startswith("SELECT") and match is not None and match.group(1) in tables:
             statements.append(sql)
     return statements
 

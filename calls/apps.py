@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from core import outbox
+from crm.timeline import subscribe_timeline_source
 
 
 class CallsConfig(AppConfig):
@@ -9,3 +10,6 @@ class CallsConfig(AppConfig):
 
     def ready(self):
         outbox.register_send("calls.Call", "calls.place_call", "call_id")
+        from .timeline import CALLS  # its models wait for the app registry
+
+        subscribe_timeline_source(CALLS)

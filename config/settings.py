@@ -150,6 +150,9 @@ FILE_UPLOAD_MAX_BYTES = int(os.environ.get("FILE_UPLOAD_MAX_BYTES", str(25 * 102
 # Signed download links and public signing links stay valid this long.
 FILE_LINK_MAX_AGE_SECONDS = int(os.environ.get("FILE_LINK_MAX_AGE_SECONDS", "3600"))
 SIGNING_LINK_DAYS = int(os.environ.get("SIGNING_LINK_DAYS", "14"))
+# Invitations of new users: how long the link works, and the page of the single-page app it opens.
+INVITE_LINK_DAYS = int(os.environ.get("INVITE_LINK_DAYS", "7"))
+INVITE_ACCEPT_URL = os.environ.get("INVITE_ACCEPT_URL", f"{PUBLIC_BASE_URL}/accept-invite?token={{token}}")
 # Request bodies above this size are refused before parsing (uploads stream to disk below it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
 # How deep arrays and objects may nest in a JSON body (API and inbound workflow hooks); deeper is a 400.
@@ -308,6 +311,8 @@ SPECTACULAR_SETTINGS = {
         "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
         "WorkflowStepStatusEnum": "workflows.models.StepStatus",
         "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+        "UserRoleEnum": "tenancy.models.User.Role",
+        "RoleEnum": "tenancy.api.auth.ME_ROLES",
     },
 }
 

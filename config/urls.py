@@ -14,6 +14,8 @@ from files import api as files_api
 from messaging import api as messaging_api
 from quotes import api as quotes_api
 from tenancy.api import audit as audit_api
+from tenancy.api import companies as companies_api
+from tenancy.api import users as users_api
 from workflows import api as workflows_api
 
 router = OptionalSlashRouter()
@@ -26,6 +28,8 @@ API_ROUTES = [
     *quotes_api.routes,
     *workflows_api.routes,
     *audit_api.routes,
+    *users_api.routes,
+    *companies_api.routes,
 ]
 for prefix, viewset, basename in API_ROUTES:
     router.register(prefix, viewset, basename=basename)

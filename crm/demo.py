@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from .models import Account, Contact, Deal
+from .models import Account, Contact, Deal, DealStageChange, Note
 
 FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Linus", "Frances", "Ken"]
 LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Torvalds", "Allen"]
@@ -96,7 +96,41 @@ def seed_sales(company, users, rng: random.Random, per_company: int) -> dict[str
     Contact.objects.bulk_create(contacts, batch_size=BATCH_SIZE)
     Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
     date_deals(deals, random.Random(f"{company.slug}:deal dates"))
-    return {"accounts": len(accounts), "contacts": len(contacts), "deals": len(deals)}
+    history = seed_history(company, deals, random.Random(f"{company.slug}:history"))
+    return {"accounts": len(accounts), "contacts": len(contacts), "deals": len(deals), **history}
+
+
+NOTE_BODIES = [
+    "Prefers e-mail to calls.",
+    "Asked for a pilot first.",
+    "Budget decided in Q3.",
+    "Met at the fair.",
+]
+
+
+def seed_history(company, deals: list[Deal], rng: random.Random) -> dict[str, int]:
+    """Each deal past its first stage moved there from lead; a note on every third contact and deal."""
+    changes = [
+        DealStageChange(
+            id=seeded_uuid(rng),
+            company=company,
+            deal=deal,
+            from_stage=Deal.Stage.LEAD,
+            to_stage=deal.stage,
+            user=deal.owner,
+        )
+        for deal in deals
+        if deal.stage != Deal.Stage.LEAD
+    ]
+    notes = [
+        Note(id=seeded_uuid(rng), company=company, user=deal.owner, body=rng.choice(NOTE_BODIES), **target)
+        for n, deal in enumerate(deals)
+        if n % 3 == 0
+        for target in ({"contact": deal.contact}, {"deal": deal})
+    ]
+    DealStageChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
+    Note.objects.bulk_create(notes, batch_size=BATCH_SIZE)
+    return {"deal stage changes": len(changes), "notes": len(notes)}
 
 
 def date_deals(deals: list[Deal], rng: random.Random) -> None:

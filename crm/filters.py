@@ -4,7 +4,7 @@ import django_filters
 
 from core.api.filters import IsoDateTimeFilter, NumberFilter
 
-from .models import Account, Contact, Deal
+from .models import Account, Contact, Deal, Note
 
 # Text fields `?search=` looks in for contacts.
 CONTACT_SEARCH_FIELDS = ["first_name", "last_name", "email", "phone", "title"]
@@ -47,3 +47,14 @@ class DealFilter(django_filters.FilterSet):
     class Meta:
         model = Deal
         fields = ["stage", "owner", "account", "contact", "currency"]
+
+
+class NoteFilter(django_filters.FilterSet):
+    contact = django_filters.UUIDFilter(field_name="contact_id")
+    account = django_filters.UUIDFilter(field_name="account_id")
+    deal = django_filters.UUIDFilter(field_name="deal_id")
+    user = django_filters.UUIDFilter(field_name="user_id")
+
+    class Meta:
+        model = Note
+        fields = ["contact", "account", "deal", "user"]

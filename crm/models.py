@@ -135,3 +135,60 @@ class Deal(TenantModel):
     @property
     def is_closed(self) -> bool:
         return self.stage in self.CLOSED_STAGES
+
+
+class DealStageChange(TenantModel):
+    """A deal moved from one stage to another: the pipeline's history, written by the sales services."""
+
+    role_rule = RECORDS
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Deal.Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Deal.Stage.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        db_table = "deal_stage_changes"
+        indexes = [models.Index(fields=["company", "deal", "-created_at"], name="deal_stage_changes_deal")]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.from_stage} → {self.to_stage}"
+
+
+class Note(TenantModel):
+    """A note a user writes about a contact, an account or a deal (exactly one of them)."""
+
+    role_rule = RECORDS
+
+    body = models.TextField(max_length=10000)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        db_table = "notes"
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="notes_company_created"),
+            models.Index(fields=["company", "contact", "-created_at"], name="notes_company_contact"),
+            models.Index(fields=["company", "account", "-created_at"], name="notes_company_account"),
+            models.Index(fields=["company", "deal", "-created_at"], name="notes_company_deal"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(contact__isnull=False, account__isnull=True, deal__isnull=True)
+                    | models.Q(contact__isnull=True, account__isnull=False, deal__isnull=True)
+                    | models.Q(contact__isnull=True, account__isnull=True, deal__isnull=False)
+                ),
+                name="note_about_exactly_one_record",
+                violation_error_message="A note is about exactly one contact, account or deal.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]

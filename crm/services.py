@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .announcements import announce_record_changed
-from .models import Account, Contact, Deal
+from .models import Account, Contact, Deal, DealStageChange, Note
 
 # Bookkeeping columns that never count as a change a workflow reacts to.
 UNTRACKED_FIELDS = frozenset({"id", "company", "created_at", "updated_at", "is_deleted"})
@@ -65,16 +65,22 @@ def apply_stage_rules(deal: Deal, *, previous_stage: str | None) -> None:
 
 
 @transaction.atomic
-def save_deal(deal: Deal, **changes) -> Deal:
+def save_deal(deal: Deal, *, changed_by=None, **changes) -> Deal:
     """Create or update a deal, keeping its closing time consistent with its stage.
 
-    Workflows watching deals hear of it once, with the fields that changed.
+    A change of stage is kept in the deal's history (who moved it, when, from and to). Workflows
+    watching deals hear of it once, with the fields that changed.
     """
     before = _stored_values(deal)
     for field, value in changes.items():
         setattr(deal, field, value)
-    apply_stage_rules(deal, previous_stage=None if before is None else before["stage"])
+    previous_stage = None if before is None else before["stage"]
+    apply_stage_rules(deal, previous_stage=previous_stage)
     deal.save()
+    if previous_stage is not None and previous_stage != deal.stage:
+        DealStageChange.objects.create(
+            deal=deal, from_stage=previous_stage, to_stage=deal.stage, user=changed_by
+        )
     _announce_change(deal, before)
     return deal
 
@@ -103,3 +109,12 @@ def record_sms_opt_out(phone: str, opted_out: bool) -> int:
     return Contact.objects.filter(phone=phone).update(
         sms_opted_out=opted_out, sms_opted_out_at=now if opted_out else None, updated_at=now
     )
+
+
+@transaction.atomic
+def save_note(note: Note, **changes) -> Note:
+    """Create or change a note about one contact, account or deal."""
+    for field, value in changes.items():
+        setattr(note, field, value)
+    note.save()
+    return note

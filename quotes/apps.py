@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 
+from crm.timeline import subscribe_timeline_source
 from documents.announcements import subscribe_signing_finished
 
 
@@ -12,3 +13,6 @@ class QuotesConfig(AppConfig):
         from .services import settle_quotes_signed_through
 
         subscribe_signing_finished(settle_quotes_signed_through)
+        from .timeline import QUOTES
+
+        subscribe_timeline_source(QUOTES)

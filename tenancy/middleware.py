@@ -1,6 +1,7 @@
 """Sets the tenant context for each request from its session or bearer token, and clears it after."""
 
 import logging
+import re
 import uuid
 from contextlib import AbstractContextManager
 
@@ -13,6 +14,7 @@ from .audit import IDENTITIES_DIFFER, SUPER_ADMIN_REQUEST, record_access
 from .auth import TenantJWTAuthentication
 from .context import all_companies, company_context, no_company
 from .models import AuditLog, Company
+from .resolution import looking_across_companies_unaudited
 
 logger = logging.getLogger("tenancy.middleware")
 
@@ -108,29 +110,52 @@ def refuse_two_identities(request, conflict: IdentitiesDiffer) -> JsonResponse:
     )
 
 
-def requested_company_id(request) -> uuid.UUID | None:
-    """The company named by the X-Company-ID header, if any."""
+# A company's slug as Company.slug stores it (Django's slug characters, at most 80).
+SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+BAD_COMPANY_HEADER = "X-Company-ID must be a company id (a UUID) or a company's slug."
+SLUG_LOOKUP = "super admin request: which company this X-Company-ID slug names"
+
+
+def requested_company(request) -> uuid.UUID | str | None:
+    """What the X-Company-ID header names: a company id, a company's slug, or nothing."""
     raw = request.META.get(COMPANY_HEADER, "").strip()
     if not raw:
         return None
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise CompanyHeaderRefused("X-Company-ID must be a company id (a UUID).", 400) from None
+        pass
+    if SLUG_PATTERN.fullmatch(raw) is None:
+        raise CompanyHeaderRefused(BAD_COMPANY_HEADER, 400)
+    return raw
+
+
+def existing_company_id(wanted: uuid.UUID | str) -> uuid.UUID | None:
+    """The id of the company a super admin's header names by id or slug, or None if there is none."""
+    if isinstance(wanted, uuid.UUID):
+        # Row-level security shows a company's row inside its own scope alone.
+        with company_context(wanted):
+            return wanted if Company.objects.filter(pk=wanted).exists() else None
+    # A slug names no scope to look in; the read is followed by the request's COMPANY_ACCESS entry.
+    with looking_across_companies_unaudited(SLUG_LOOKUP):
+        return Company.objects.filter(slug=wanted).values_list("pk", flat=True).first()
+
+
+def names_own_company(wanted: uuid.UUID | str, user) -> bool:
+    """Whether a company user's header names their own company, by id or by slug."""
+    return wanted == (user.company_id if isinstance(wanted, uuid.UUID) else user.company.slug)
 
 
 def scope_for_request(request, user) -> AbstractContextManager:
     """The tenant context a request runs in."""
     if user is None:
         return no_company()
-    wanted = requested_company_id(request)
+    wanted = requested_company(request)
     if user.is_platform_admin:
         if wanted is None:
             return all_companies(reason=SUPER_ADMIN_REQUEST, actor=user, request=request)
-        # Row-level security shows a company's row inside its own scope alone.
-        with company_context(wanted):
-            exists = Company.objects.filter(pk=wanted).exists()
-        if not exists:
+        wanted = existing_company_id(wanted)
+        if wanted is None:
             raise CompanyHeaderRefused("X-Company-ID names no existing company.", 400)
         record_access(
             action=AuditLog.Action.COMPANY_ACCESS,
@@ -142,7 +167,7 @@ def scope_for_request(request, user) -> AbstractContextManager:
         return company_context(wanted)
     if user.company_id is None:
         return no_company()
-    if wanted is not None and wanted != user.company_id:
+    if wanted is not None and not names_own_company(wanted, user):
         raise CompanyHeaderRefused(
             "X-Company-ID names a company you do not belong to; only platform super admins "
             "may act in another company.",

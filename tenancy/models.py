@@ -119,6 +119,8 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ignoring_case"),
         ]
+        # The company's users in the order /api/users lists them.
+        indexes = [models.Index(fields=["company", "email"], name="users_company_email")]
 
     def __str__(self) -> str:
         return self.email

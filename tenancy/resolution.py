@@ -7,8 +7,10 @@ since nobody has been authenticated yet (the audit log records who did what afte
 then checks its signature or token inside `company_context(company_id)`.
 
 Its cross-company read is `looking_across_companies_unaudited`, which the sign-in look-ups of
-tenancy.identity share: the only unaudited widening of the scope, and one the database grants to
-application code alone, since SQL on the connection cannot seal a scope.
+tenancy.identity share, and the middleware's turning of a super admin's X-Company-ID slug into a
+company id (the request's audit entry then names that company): the only unaudited widening of
+the scope, and one the database grants to application code alone, since SQL on the connection
+cannot seal a scope.
 """
 
 import uuid

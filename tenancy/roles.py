@@ -84,6 +84,26 @@ MANAGERS_ONLY = RoleRule(
 )
 RULES = (RECORDS, COMPANY_SETTINGS, PERSONAL, MANAGERS_ONLY)
 
+OWNER = "owner"
+
+
+def user_change_refusal(actor, target, *, new_role: str | None = None) -> str:
+    """Why `actor` may not give `target` a role or deactivate them, or "" when they may.
+
+    Owners and admins manage their company's users; an admin neither makes an owner nor changes or
+    deactivates one. Whether the company keeps an owner is a rule about every owner, checked by the
+    service that holds their rows locked.
+    """
+    if not actor.can_manage_company:
+        return "Only owners and admins may change the company's users."
+    if actor.is_platform_admin or actor.role == OWNER:
+        return ""
+    if target is not None and target.role == OWNER:
+        return "Only an owner may change or deactivate an owner."
+    if new_role == OWNER:
+        return "Only an owner may make a user an owner."
+    return ""
+
 
 def rule_of(model) -> RoleRule:
     """The role rule a model names; a model that names none is a configuration error."""

@@ -5,7 +5,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from calls.models import Call
-from crm.models import Account, Contact, Deal
+from crm.models import Account, Contact, Deal, DealStageChange, Note
 from documents.models import Document, DocumentSignature
 from files.models import File, Folder
 from messaging.models import (
@@ -132,6 +132,27 @@ class DealFactory(TenantFactory):
     stage = Deal.Stage.QUALIFIED
     amount = "1000.00"
     currency = "USD"
+
+
+class DealStageChangeFactory(TenantFactory):
+    class Meta:
+        model = DealStageChange
+
+    company = attribute_as_stored("deal.company")
+    deal = factory.SubFactory(DealFactory)
+    from_stage = Deal.Stage.LEAD
+    to_stage = Deal.Stage.QUALIFIED
+    user = attribute_as_stored("deal.owner")
+
+
+class NoteFactory(TenantFactory):
+    class Meta:
+        model = Note
+
+    company = factory.SubFactory(CompanyFactory)
+    contact = factory.SubFactory(ContactFactory, company=factory.SelfAttribute("..company"))
+    user = attribute_as_stored("contact.owner")
+    body = factory.Faker("sentence")
 
 
 class TwilioSettingsFactory(TenantFactory):

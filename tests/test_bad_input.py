@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from config.urls import router
 from core.api.filters import IsoDateTimeFilter, StrictDjangoFilterBackend
 from crm.models import Contact
+from tenancy.api.companies import CompanyViewSet
 from tenancy.context import company_context
 
 from .factories import ContactFactory
@@ -23,7 +24,14 @@ from .isolation import REGISTRY
 
 pytestmark = pytest.mark.postgres
 
-LIST_ROUTES = [(prefix, viewset) for prefix, viewset, _ in router.registry if hasattr(viewset, "list")]
+# Walked as a company user; /api/companies refuses every company user (403) before it reads any input,
+# and tests/tenancy/test_companies_api.py sends it bad input as a super admin.
+PLATFORM_ONLY = {CompanyViewSet}
+LIST_ROUTES = [
+    (prefix, viewset)
+    for prefix, viewset, _ in router.registry
+    if hasattr(viewset, "list") and viewset not in PLATFORM_ONLY
+]
 CREATE_ROUTES = [
     (prefix, viewset)
     for prefix, viewset in LIST_ROUTES

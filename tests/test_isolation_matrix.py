@@ -8,6 +8,8 @@ from crm.api import AccountViewSet, ContactViewSet, DealViewSet
 from messaging.api.sms import SmsConversationViewSet
 from tenancy.api import TenantViewSet
 from tenancy.api.audit import AuditLogViewSet
+from tenancy.api.companies import CompanyViewSet
+from tenancy.api.users import UserViewSet
 
 from . import leaky
 from .isolation import (
@@ -35,6 +37,15 @@ DERIVED_VIEWSETS = {
         "tests/tenancy/test_audit_log_access.py::test_another_companys_entry_is_a_404_by_id",
         "tests/tenancy/test_audit_log_access.py::test_the_audit_log_cannot_be_written_through_the_api",
         "tests/tenancy/test_audit_log_access.py::test_a_super_admin_reads_every_entry_or_one_companys",
+    ],
+    UserViewSet: [
+        "tests/tenancy/test_users_api.py::test_everyone_lists_their_own_companys_users_only",
+        "tests/tenancy/test_users_api.py::test_another_companys_user_is_a_404_and_stays_unchanged",
+        "tests/tenancy/test_users_api.py::test_a_super_admin_reads_every_companys_users_and_writes_inside_one",
+    ],
+    CompanyViewSet: [
+        "tests/tenancy/test_companies_api.py::test_company_users_are_refused_every_companies_path",
+        "tests/tenancy/test_companies_api.py::test_a_super_admin_lists_every_company_or_the_one_the_header_names",
     ],
     SmsConversationViewSet: [
         "tests/messaging/test_sms.py::test_conversations_list_one_entry_per_contact_with_latest_message_and_unread_count",

@@ -65,6 +65,11 @@ QUERIES = {
     "workflows": 4,
     "workflows/{key}/executions": 6,
     "audit-log": 4,
+    "accounts/{key}/timeline": 5,
+    "contacts/{key}/timeline": 5,
+    "deals/{key}/timeline": 5,
+    "notes": 4,
+    "users": 4,
 }
 # Lists whose page may be sorted after an index led by company_id has read the company's rows, and why.
 SORTED_AFTER_READING = {
@@ -73,6 +78,10 @@ SORTED_AFTER_READING = {
     "email-campaigns": "the campaigns are grouped with their e-mail counts before they can be ordered",
     "email-campaigns/{key}/preview-recipients": "one row per address: contacts are grouped by address first",
     "workflows": "a company keeps a handful of workflows",
+    **dict.fromkeys(
+        ["accounts/{key}/timeline", "contacts/{key}/timeline", "deals/{key}/timeline"],
+        "one record's entries, gathered from every app's table before they can be ordered",
+    ),
 }
 # Lists of one parent row's children, whose rows the planner may equally read through the parent's own
 # key index: the parent belongs to the one company, so that index reads only that company's rows.

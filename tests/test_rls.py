@@ -1,5 +1,7 @@
 """PostgreSQL itself keeps companies apart: row-level security, composite keys, and the application role."""
 
+from collections.abc import Callable
+
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +30,22 @@ FACTORIES = {
     and not factory_class._meta.abstract
     # The model's own factory, not a variant of it (SuperAdminFactory).
     and factory_class.__name__ == f"{factory_class._meta.model.__name__}Factory"
+}
+
+
+def _note_about(field: str, factory) -> Callable[[], dict]:
+    def arguments() -> dict:
+        target = factory()
+        return {"company": target.company, "contact": None, "user": target.owner, field: target}
+
+    return arguments
+
+
+# A note is about exactly one record: the row under test names the one its key points at, so the
+# check of that rule passes and the composite key is what refuses the other company's row.
+ROW_ARGUMENTS = {
+    ("notes", "account_id"): _note_about("account", factories.AccountFactory),
+    ("notes", "deal_id"): _note_about("deal", factories.DealFactory),
 }
 
 
@@ -136,7 +154,8 @@ def test_raw_update_of_another_companys_row_changes_nothing(contacts, company_a,
 def test_a_cross_company_foreign_key_is_refused_by_the_database(model, field):
     """Pointing a row at another company's row fails on the composite key, even with RLS open."""
     assert model in FACTORIES and field.related_model in FACTORIES, "add a factory to tests/factories.py"
-    child = FACTORIES[model]()  # each factory builds its row in a company of its own
+    arguments = ROW_ARGUMENTS.get((model._meta.db_table, field.column), dict)
+    child = FACTORIES[model](**arguments())  # each factory builds its row in a company of its own
     target = FACTORIES[field.related_model]()
     assert child.company_id != target.company_id
     table, column = model._meta.db_table, field.column

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from calls.models import Call
 from config.urls import router
-from crm.models import Account, Contact, Deal
+from crm.models import Account, Contact, Deal, Note
 from documents.models import Document, DocumentSignature
 from files.models import File, Folder
 from messaging.api.sms import SmsConversationViewSet
@@ -29,8 +29,10 @@ from messaging.models import (
 from quotes.models import Quote, QuoteLineItem
 from tenancy.admin import ServiceRecordAdmin, TenantModelAdmin
 from tenancy.api.audit import AuditLogViewSet
+from tenancy.api.companies import CompanyViewSet
+from tenancy.api.users import UserViewSet
 from tenancy.context import company_context
-from tenancy.models import AuditLog
+from tenancy.models import AuditLog, User
 from tenancy.roles import COMPANY_SETTINGS, MANAGERS_ONLY, PERSONAL, RECORDS, Access, Who, rule_of
 from workflows.models import Workflow, WorkflowDelivery, WorkflowExecution
 
@@ -50,6 +52,7 @@ EXPECTED_RULES = {
     Account: RECORDS,
     Contact: RECORDS,
     Deal: RECORDS,
+    Note: RECORDS,
     Call: RECORDS,
     SmsMessage: RECORDS,
     Email: RECORDS,
@@ -173,6 +176,39 @@ def test_the_audit_log_and_conversations_answer_each_role_as_their_rules_say(rol
     assert client.get("/api/audit-log").status_code == (200 if manages else 403)
     assert client.get("/api/sms/conversations").status_code == 200
     assert {AuditLogViewSet.model, SmsConversationViewSet.model} == {AuditLog, SmsMessage}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_users_answer_each_role_as_company_settings_do(role, company_a, company_b):
+    """Everyone reads the company's users; only owners and admins invite or change them, refused unchanged."""
+    user = UserFactory(company=company_a, role=role)
+    colleague = UserFactory(company=company_a, role="member", full_name="Colleague")
+    client = bearer_client(user)
+    manages = role in {"owner", "admin"}
+    assert UserViewSet().role_rule() is COMPANY_SETTINGS
+    assert client.get("/api/users").status_code == 200
+    assert client.get(f"/api/users/{colleague.pk}").status_code == 200
+    changed = client.patch(f"/api/users/{colleague.pk}", {"role": "admin"}, format="json")
+    assert changed.status_code == (200 if manages else 403)
+    invited = client.post("/api/users", {"email": f"new-{role}@a.example"}, format="json")
+    assert invited.status_code == (201 if manages else 403)
+    with company_context(company_a):
+        colleague.refresh_from_db()
+        invitees = User.objects.filter(email=f"new-{role}@a.example").count()
+    assert (colleague.role, invitees) == (("admin", 1) if manages else ("member", 0))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_companies_refuse_every_role_of_a_company(role, company_a, company_b):
+    """/api/companies is for platform super admins: each company role gets 403 on read and write alike."""
+    client = bearer_client(UserFactory(company=company_a, role=role))
+    assert CompanyViewSet.permission_classes[0]().message.startswith("Only platform super admins")
+    assert client.get("/api/companies").status_code == 403
+    assert client.get(f"/api/companies/{company_a.pk}").status_code == 403
+    assert client.patch(f"/api/companies/{company_a.pk}", {"name": "Mine"}, format="json").status_code == 403
+    with company_context(company_a):
+        company_a.refresh_from_db()
+    assert company_a.name == "Company A"
 
 
 @pytest.mark.urls("tests.urls_leaky")

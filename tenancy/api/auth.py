@@ -99,6 +99,7 @@ class LoginByAccountThrottle(LoginFailureThrottle):
 
 # What /api/auth/me calls a platform super admin's role: their stored "owner" is no company's role.
 PLATFORM_ROLE = "platform"
+ME_ROLES = [*User.Role.values, PLATFORM_ROLE]
 
 
 class CompanySummarySerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
@@ -124,7 +125,7 @@ class MeSerializer(StrictJsonTypesMixin, serializers.ModelSerializer):
         fields = ["id", "email", "full_name", "phone", "role", "company", "is_platform_admin", "last_login"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ChoiceField(choices=[*User.Role.values, PLATFORM_ROLE]))
+    @extend_schema_field(serializers.ChoiceField(choices=ME_ROLES))
     def get_role(self, user) -> str:
         return PLATFORM_ROLE if user.is_platform_admin else user.role
 

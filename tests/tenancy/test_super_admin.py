@@ -142,7 +142,11 @@ def test_super_admin_with_header_deletes_inside_that_company_only(
     assert snapshot(contacts[other])["is_deleted"] is False
 
 
-@pytest.mark.parametrize("value", ["not-a-uuid", str(uuid.uuid4())], ids=["not-a-uuid", "unknown-company"])
+@pytest.mark.parametrize(
+    "value",
+    ["not-a-uuid", str(uuid.uuid4()), "no slug!", "x" * 81],
+    ids=["unknown-slug", "unknown-company", "not-a-slug", "too-long-for-a-slug"],
+)
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_super_admin_header_naming_no_company_is_refused_without_data(
     value, method, admin_client_api, contacts
@@ -225,3 +229,43 @@ def test_a_super_admin_has_no_company_and_the_schema_says_it_may_be_null(admin_c
     assert me.status_code == 200, me.content
     assert me.json()["company"] is None and me.json()["is_platform_admin"] is True
     assert schema["Me"]["properties"]["company"]["nullable"] is True
+
+
+def slug_header(company) -> dict:
+    return {"HTTP_X_COMPANY_ID": company.slug}
+
+
+@both_companies
+def test_super_admin_may_name_a_company_by_its_slug(
+    side, other, admin_client_api, super_admin, companies, contacts
+):
+    """A slug in X-Company-ID acts inside that company as its id does, audited with the company's id."""
+    listed = admin_client_api.get(CONTACTS, **slug_header(companies[side]))
+    created = admin_client_api.post(
+        CONTACTS, {"first_name": "Made"}, format="json", **slug_header(companies[side])
+    )
+
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [str(contacts[side].id)]
+    assert created.status_code == 201
+    assert live_contacts()[uuid.UUID(created.json()["id"])] == companies[side].id
+    entries = audit_entries(action=AuditLog.Action.COMPANY_ACCESS)
+    assert [(entry.actor, entry.company) for entry in entries] == [(super_admin, companies[side])] * 2
+
+
+@both_companies
+def test_company_user_naming_another_company_by_slug_gets_the_same_403(
+    side, other, company_clients, companies, contacts
+):
+    """Another company's slug is the 403 another company's id is, with no data; their own slug works."""
+    client = company_clients[side]
+    by_id = client.get(CONTACTS, **header(companies[other]))
+    by_slug = client.get(CONTACTS, **slug_header(companies[other]))
+    unknown = client.get(CONTACTS, HTTP_X_COMPANY_ID="no-such-company")
+
+    assert by_slug.status_code == unknown.status_code == by_id.status_code == 403
+    assert by_slug.json() == unknown.json() == by_id.json()
+    assert contacts[other].last_name not in by_slug.content.decode()
+    own = client.get(CONTACTS, **slug_header(companies[side]))
+    assert [row["id"] for row in own.json()["results"]] == [str(contacts[side].id)]
+    assert audit_entries() == []
