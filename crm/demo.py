@@ -122,14 +122,29 @@ def seed_history(company, deals: list[Deal], rng: random.Random) -> dict[str, in
         for deal in deals
         if deal.stage != Deal.Stage.LEAD
     ]
-    notes = [
-        Note(id=seeded_uuid(rng), company=company, user=deal.owner, body=rng.choice(NOTE_BODIES), **target)
+    noted = [
+        (
+            deal,
+            Note(
+                id=seeded_uuid(rng), company=company, user=deal.owner, body=rng.choice(NOTE_BODIES), **target
+            ),
+        )
         for n, deal in enumerate(deals)
         if n % 3 == 0
         for target in ({"contact": deal.contact}, {"deal": deal})
     ]
+    notes = [note for _, note in noted]
     DealStageChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
     Note.objects.bulk_create(notes, batch_size=BATCH_SIZE)
+    # A deal moved on while it was open: a closed one on the day it closed, an open one since it opened.
+    now = timezone.now()
+    for change in changes:
+        deal = change.deal
+        change.created_at = deal.closed_at or deal.created_at + (now - deal.created_at) * rng.random()
+    for deal, note in noted:
+        note.created_at = deal.created_at + ((deal.closed_at or now) - deal.created_at) * rng.random()
+    restamp(DealStageChange, changes, ["created_at"])
+    restamp(Note, notes, ["created_at"])
     return {"deal stage changes": len(changes), "notes": len(notes)}
 
 
@@ -149,17 +164,24 @@ def date_deals(deals: list[Deal], rng: random.Random) -> None:
             deal.created_at = deal.closed_at - timedelta(days=rng.uniform(3, 120))
         else:
             deal.created_at = now - timedelta(days=rng.uniform(0, 150))
+    restamp(Deal, deals, ["created_at", "closed_at"])
+
+
+def restamp(model, rows: list, fields: list[str]) -> None:
+    """Write the given timestamps of rows already inserted (auto_now_add stamps them on insert)."""
     # One UPDATE ... FROM (VALUES ...) per batch: bulk_update's CASE per row is quadratic in the batch.
-    table = connection.ops.quote_name(Deal._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(f"{field} = v.{field}" for field in fields)
+    row_sql = "(" + ", ".join(["%s::uuid", *["%s::timestamptz"] * len(fields)]) + ")"
     with connection.cursor() as cursor:
-        for start in range(0, len(deals), BATCH_SIZE):
-            batch = deals[start : start + BATCH_SIZE]
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = rows[start : start + BATCH_SIZE]
             if connection.vendor == "postgresql":
-                values = ", ".join(["(%s::uuid, %s::timestamptz, %s::timestamptz)"] * len(batch))
                 cursor.execute(
-                    f"UPDATE {table} SET created_at = v.created_at, closed_at = v.closed_at "  # noqa: S608
-                    f"FROM (VALUES {values}) AS v(id, created_at, closed_at) WHERE {table}.id = v.id",
-                    [value for deal in batch for value in (deal.pk, deal.created_at, deal.closed_at)],
+                    f"UPDATE {table} SET {columns} "  # noqa: S608
+                    f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v(id, {', '.join(fields)}) "
+                    f"WHERE {table}.id = v.id",
+                    [value for row in batch for value in (row.pk, *(getattr(row, f) for f in fields))],
                 )
             else:
-                Deal.objects.bulk_update(batch, ["created_at", "closed_at"])
+                model.objects.bulk_update(batch, fields)

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from calls.models import Call
 from crm.demo import demo_company_identity, demo_company_index
-from crm.models import Account, Contact, Deal
+from crm.models import Account, Contact, Deal, DealStageChange, Note
 from messaging.demo import demo_phone_number
 from messaging.models import Notification, PhoneNumber, SmsMessage, TwilioSettings
 from tenancy.context import all_companies, company_context
@@ -337,3 +337,12 @@ def test_seeded_deals_make_the_default_reports_show_won_and_lost_deals(db):
             assert (deal.closed_at is not None) == deal.is_closed
             if deal.closed_at:
                 assert deal.created_at < deal.closed_at <= timezone.now()
+        # A deal's history happened while it was open: a closed deal moved on the day it closed.
+        changes = list(DealStageChange.objects.select_related("deal"))
+        assert changes
+        for change in changes:
+            deal = change.deal
+            assert deal.created_at <= change.created_at <= (deal.closed_at or timezone.now())
+            if deal.closed_at:
+                assert change.created_at == deal.closed_at
+        assert len({note.created_at.date() for note in Note.objects.all()}) > 1
