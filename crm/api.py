@@ -207,9 +207,10 @@ class NoteChangeSerializer(NoteSerializer):
     class Meta(NoteSerializer.Meta):
         read_only_fields = [*RECORD_FIELDS, "user", *NOTE_TARGETS]
 
-    contact = TenantRelatedField(model=Contact, read_only=True)
-    account = TenantRelatedField(model=Account, read_only=True)
-    deal = TenantRelatedField(model=Deal, read_only=True)
+    # Two of the three are null on every note.
+    contact = TenantRelatedField(model=Contact, read_only=True, allow_null=True)
+    account = TenantRelatedField(model=Account, read_only=True, allow_null=True)
+    deal = TenantRelatedField(model=Deal, read_only=True, allow_null=True)
 
     def validate(self, attrs):
         named = [name for name in NOTE_TARGETS if name in self.initial_data]

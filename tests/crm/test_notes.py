@@ -61,3 +61,16 @@ def test_changing_a_note_changes_its_text_and_never_its_record(client_a, company
     assert response.status_code == 400
     assert response.json() == {"deal": ["A note stays with the record it is about."]}
     assert (stored(Note, note.pk).deal_id, stored(Note, note.pk).contact_id) == (None, note.contact_id)
+
+
+def test_a_changed_note_is_answered_as_the_schema_says(client_a, company_a, company_b):
+    """A note names one record; the answer's other two relations are null, and the schema allows it."""
+    note = NoteFactory(company=company_a, body="Before")
+    schema = client_a.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    answer = client_a.patch(f"/api/notes/{note.pk}", {"body": "After"}, format="json").json()
+
+    component = schema["components"]["schemas"]["NoteChange"]
+    for name in ("contact", "account", "deal"):
+        assert answer[name] is None or name == "contact"
+        assert component["properties"][name].get("nullable") is True, name
