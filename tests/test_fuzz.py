@@ -508,12 +508,34 @@ def as_sent(context, case, kwargs):
     if case.headers and any(name.lower() == "authorization" for name in case.headers):
         generated = case.headers.items()
         case.headers = {name: value for name, value in generated if name.lower() != "authorization"}
+    if isinstance(case.query, dict):
+        # A number given to a text parameter (?search=-5e-10) is text on the wire, and valid as such.
+        texts = _text_parameters(case.operation)
+        numbers = {
+            name
+            for name, value in case.query.items()
+            if name in texts and isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        if numbers:
+            case.query = {
+                name: _wire_values(name, value) if name in numbers else value
+                for name, value in case.query.items()
+            }
     if isinstance(case.query, dict) and any(_structured(value) for value in case.query.values()):
         sent = {
             name: _wire_values(name, value) if _structured(value) else value
             for name, value in case.query.items()
         }
         case.query = {name: value for name, value in sent.items() if value != []}
+
+
+def _text_parameters(operation) -> set[str]:
+    """Query parameters whose schema is a plain string."""
+    return {
+        parameter.name
+        for parameter in getattr(operation, "query", ())
+        if (parameter.definition.get("schema") or {}).get("type") == "string"
+    }
 
 
 def _structured(value) -> bool:

@@ -1,11 +1,13 @@
 """The companies through the API, for platform super admins alone: list, create, rename, deactivate."""
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
+from core.api.filters import BooleanFilter
 
 from ..models import Company
 from ..services import CompanyChangeInvalid, change_company, create_company_with_invitation
@@ -61,6 +63,16 @@ def _as_api_error(error: CompanyChangeInvalid) -> ValidationError:
     return ValidationError({error.field: [error.message]})
 
 
+class CompanyFilter(django_filters.FilterSet):
+    """Active companies or deactivated ones (`true`/`false`; another word is a 400)."""
+
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = Company
+        fields = ["is_active"]
+
+
 class CompanyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Every company, for platform super admins; with X-Company-ID, that one company."""
 
@@ -68,7 +80,7 @@ class CompanyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = CompanySerializer
     permission_classes = [IsPlatformAdmin]
     http_method_names = ["get", "post", "patch", "head", "options"]
-    filterset_fields = ["is_active"]
+    filterset_class = CompanyFilter
     search_fields = ["name", "slug"]
     ordering_fields = ["name", "slug", "created_at"]
     ordering = ["name"]

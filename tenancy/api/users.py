@@ -1,5 +1,6 @@
 """The company's users through the API: everyone reads them; owners and admins invite and change them."""
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import DetailSerializer, StrictJsonTypesMixin, StrictSerializer
+from core.api.filters import BooleanFilter
 from core.api.throttles import PUBLIC_THROTTLES
 
 from ..auth import issue_tokens
@@ -71,6 +73,16 @@ def _as_api_error(error: UserChangeRefused | UserChangeInvalid) -> Exception:
     return ValidationError({error.field: [error.message]})
 
 
+class UserFilter(django_filters.FilterSet):
+    """A role, and active or not (`true`/`false`; another word is a 400)."""
+
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = User
+        fields = ["role", "is_active"]
+
+
 class UserViewSet(
     RoleRuleMixin,
     SingleCompanyWritesMixin,
@@ -84,7 +96,7 @@ class UserViewSet(
     serializer_class = UserSerializer
     permission_classes = [FollowsRoleRule]
     http_method_names = ["get", "post", "patch", "head", "options"]
-    filterset_fields = ["role", "is_active"]
+    filterset_class = UserFilter
     search_fields = ["email", "full_name"]
     ordering_fields = ["email", "full_name", "date_joined", "last_login"]
     ordering = ["email"]

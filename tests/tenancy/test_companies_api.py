@@ -121,3 +121,15 @@ def test_bad_input_is_a_400_naming_the_field(company_a, company_b, admin_client_
     assert "is_active" in patched.json()
     assert admin_client_api.get("/api/companies/not-a-uuid").status_code == 404
     assert admin_client_api.delete(f"/api/companies/{company_a.pk}").status_code == 405
+
+
+@pytest.mark.parametrize("word", ["-58800", "yes", "1"])
+def test_lists_of_companies_and_users_refuse_a_word_that_is_not_true_or_false(
+    admin_client_api, client_a, company_a, company_b, word
+):
+    """is_active takes true or false only; another word is a 400, not every row."""
+    for client, path in [(admin_client_api, "/api/companies"), (client_a, "/api/users")]:
+        response = client.get(path, {"is_active": word})
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()["is_active"] == ["Must be true or false."]
+        assert client.get(path, {"is_active": "false"}).json()["count"] == 0
