@@ -530,12 +530,20 @@ def as_sent(context, case, kwargs):
 
 
 def _text_parameters(operation) -> set[str]:
-    """Query parameters whose schema is a plain string."""
+    """Query parameters whose schema is a string (also as one branch of an anyOf, as allowEmptyValue adds)."""
     return {
         parameter.name
         for parameter in getattr(operation, "query", ())
-        if (parameter.definition.get("schema") or {}).get("type") == "string"
+        if _is_text_schema(parameter.definition.get("schema") or {})
+        or _is_text_schema(getattr(parameter, "validation_schema", None) or {})
     }
+
+
+def _is_text_schema(schema) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    branches = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    return any(isinstance(branch, dict) and branch.get("type") == "string" for branch in branches)
 
 
 def _structured(value) -> bool:
