@@ -509,13 +509,10 @@ def as_sent(context, case, kwargs):
         generated = case.headers.items()
         case.headers = {name: value for name, value in generated if name.lower() != "authorization"}
     if isinstance(case.query, dict):
-        # A number given to a text parameter (?search=-5e-10) is text on the wire, and valid as such.
+        # A number (or a list of one value) given to a text parameter (?search=-5e-10) is one text on
+        # the wire, and valid as such.
         texts = _text_parameters(case.operation)
-        numbers = {
-            name
-            for name, value in case.query.items()
-            if name in texts and isinstance(value, int | float) and not isinstance(value, bool)
-        }
+        numbers = {name for name, value in case.query.items() if name in texts and _sent_as_one_text(value)}
         if numbers:
             case.query = {
                 name: _wire_values(name, value) if name in numbers else value
@@ -527,6 +524,15 @@ def as_sent(context, case, kwargs):
             for name, value in case.query.items()
         }
         case.query = {name: value for name, value in sent.items() if value != []}
+
+
+def _sent_as_one_text(value) -> bool:
+    """A number, or a list of one number or text, which requests sends as a single text value."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+        if isinstance(value, str):
+            return True
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _text_parameters(operation) -> set[str]:
