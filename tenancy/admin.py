@@ -12,6 +12,7 @@ from core.exceptions import StateConflict
 from .admin_lists import CappedCountPaginator
 from .admin_site import refuse_foreign_context
 from .context import company_context, current_scope, require_company_id
+from .managers import company_owned_foreign_keys
 from .models import AuditLog, Company, User
 from .roles import Access, rule_of
 from .scoping import scoped_choices
@@ -39,18 +40,6 @@ def inside_company_of(obj) -> AbstractContextManager:
     return nullcontext()
 
 
-def _relations(model):
-    """The many-to-one fields of model that point at a company's rows or its users."""
-    user_model = get_user_model()
-    return [
-        field
-        for field in model._meta.concrete_fields
-        if field.many_to_one
-        and field.name != "company"
-        and (field.related_model is user_model or getattr(field.related_model, "_is_tenant_model", False))
-    ]
-
-
 def hidden_relations(obj) -> dict:
     """Relations of a stored record to rows the current scope cannot read, as read-only stand-ins.
 
@@ -64,7 +53,7 @@ def hidden_relations(obj) -> dict:
     if cached is not None:
         return cached
     hidden = {}
-    for field in _relations(type(obj)):
+    for field in company_owned_foreign_keys(type(obj)):
         value = getattr(obj, field.attname)
         # The base manager reads deleted rows too; only a row row-level security hides is absent.
         if value is not None and not field.related_model._base_manager.filter(pk=value).exists():
@@ -89,7 +78,7 @@ def offer_stored_relations(form, obj) -> None:
     the stored row is offered as "deleted: <name>" (or "inactive: <name>" for a user) instead, and
     the user may still pick another.
     """
-    for field in _relations(type(obj)):
+    for field in company_owned_foreign_keys(type(obj)):
         form_field = form.base_fields.get(field.name)
         value = getattr(obj, field.attname)
         if form_field is None or value is None or form_field.queryset.filter(pk=value).exists():

@@ -11,7 +11,7 @@ from .exceptions import CrossTenantWrite, NoTenantContext
 
 
 @functools.cache
-def _company_owned_foreign_keys(model) -> tuple:
+def company_owned_foreign_keys(model) -> tuple:
     """Foreign keys of a model that point at rows owned by a company (tenant rows and users)."""
     user_model = get_user_model()
     return tuple(
@@ -29,7 +29,7 @@ def stored_references(obj) -> dict:
     values = obj.__dict__
     return {
         field.attname: field.target_field.to_python(values[field.attname])
-        for field in _company_owned_foreign_keys(type(obj))
+        for field in company_owned_foreign_keys(type(obj))
         if values.get(field.attname) is not None
     }
 
@@ -39,7 +39,7 @@ def verify_same_company(objs) -> None:
     objs = list(objs)
     if not objs:
         return
-    for field in _company_owned_foreign_keys(type(objs[0])):
+    for field in company_owned_foreign_keys(type(objs[0])):
         wanted: dict = {}
         for obj in objs:
             # An id given as a string must match the UUID keys read back from the database.
@@ -121,7 +121,7 @@ class TenantQuerySet(models.QuerySet):
 
     def _verify_update_references(self, values: dict) -> None:
         scope = current_scope()
-        for field in _company_owned_foreign_keys(self.model):
+        for field in company_owned_foreign_keys(self.model):
             for key in (field.name, field.attname):
                 if values.get(key) is None:
                     continue

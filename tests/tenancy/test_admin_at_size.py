@@ -10,9 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from messaging.models import TwilioSettings
-from tenancy.admin import TenantModelAdmin, _relations
+from tenancy.admin import TenantModelAdmin
 from tenancy.admin_lists import CappedCountPaginator
 from tenancy.context import company_context
+from tenancy.managers import company_owned_foreign_keys
 from tenancy.models import User
 
 from ..factories import AccountFactory, ContactFactory, DealFactory, UserFactory
@@ -67,7 +68,7 @@ def test_every_relation_to_a_growing_table_is_chosen_by_autocomplete():
     """Every relation of a tenant admin to a company's rows or users with a searchable admin autocompletes."""
     for model, model_admin in TENANT_ADMINS:
         autocompleted = set(model_admin.get_autocomplete_fields(None))
-        for field in _relations(model):
+        for field in company_owned_foreign_keys(model):
             related_admin = admin.site._registry.get(field.related_model)
             if related_admin is not None and related_admin.search_fields:
                 assert field.name in autocompleted, f"{model.__name__}.{field.name}"
@@ -223,7 +224,7 @@ def test_every_change_form_keeps_a_relation_it_cannot_offer(
         pytest.skip(f"{model.__name__} is only viewed in the admin: its form posts nothing")
     checked = 0
     with company_context(company_a):
-        for field in _relations(model):
+        for field in company_owned_foreign_keys(model):
             if field.related_model is User:
                 target = super_admin.pk
             elif field.related_model in REGISTRY and field.null:
